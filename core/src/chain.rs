@@ -1,0 +1,678 @@
+//! Chain validation: the incremental state machine, fork proofs and certificate paths.
+//!
+//! [`ChainState`] holds just enough of one author's chain (the head) to check the next
+//! block. Links further back (the skip link, and the stored block when a seq repeats)
+//! come from a [`HeaderSource`] the caller provides, usually the block store.
+
+use crate::hash::Hash;
+use crate::lipmaa::{CertPath, SEQ_MAX, lipmaa};
+use crate::sig::{KeyPair, PublicKey, SigError};
+use crate::social::Payload;
+use crate::wire::WireError;
+use crate::wire::header::{BlockKind, Header, HeaderView, PAYLOAD_LEN_MAX, VERSION};
+
+/// Why a block is not the valid next block of a chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ChainError {
+    /// The header bytes are malformed (length, version or kind).
+    Wire(WireError),
+    /// A declared or actual payload length exceeds [`PAYLOAD_LEN_MAX`].
+    Oversize {
+        /// The length found.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// A field has a second encoding of the same meaning (see [`NonCanonical`]).
+    NonCanonical(NonCanonical),
+    /// The author key is unusable: it fails the signature rule's key checks at genesis.
+    InvalidAuthorKey(SigError),
+    /// The block belongs to another author.
+    WrongAuthor,
+    /// `seq` is 0; chains count from 1.
+    SeqZero,
+    /// `seq` is above [`SEQ_MAX`].
+    SeqTooLarge {
+        /// The seq found.
+        seq: u64,
+    },
+    /// `seq` skips ahead of the next expected seq.
+    SeqGap {
+        /// The next seq this chain expects.
+        expected: u64,
+        /// The seq found.
+        got: u64,
+    },
+    /// The very block already stored at `seq` was received again.
+    SeqReplay {
+        /// The repeated seq.
+        seq: u64,
+    },
+    /// A different, validly signed block at an existing `seq`: the author forked. Build
+    /// the transferable proof with [`ForkProof::new`].
+    Forked {
+        /// The seq with two blocks.
+        seq: u64,
+    },
+    /// `prev` is not the id of block `seq − 1`.
+    PrevMismatch {
+        /// The block's seq.
+        seq: u64,
+    },
+    /// `skip` is not the id of block `lipmaa(seq)`.
+    SkipMismatch {
+        /// The block's seq.
+        seq: u64,
+    },
+    /// The skip target is not available from the header source, so the link cannot be
+    /// checked.
+    SkipUnavailable {
+        /// The block's seq.
+        seq: u64,
+        /// `lipmaa(seq)`.
+        target: u64,
+    },
+    /// The timestamp is earlier than the previous block's.
+    TimestampRegression {
+        /// The previous block's timestamp.
+        prev_ms: u64,
+        /// The timestamp found.
+        got_ms: u64,
+    },
+    /// The payload's length differs from the header's `payload_len`.
+    PayloadLengthMismatch {
+        /// `payload_len` in the header.
+        declared: usize,
+        /// The payload's real length.
+        actual: usize,
+    },
+    /// The payload's SHA-256 differs from the header's `payload_hash`.
+    PayloadHashMismatch,
+    /// The payload does not decode as its kind's type.
+    PayloadMalformed(WireError),
+    /// The signature fails glitter's rule.
+    BadSignature(SigError),
+}
+
+/// Which field has a non-canonical encoding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum NonCanonical {
+    /// A genesis block (seq 1) with a nonzero `prev` or `skip`.
+    GenesisLinks,
+    /// A payload that decodes but is not in its one canonical encoding.
+    Payload,
+}
+
+impl core::fmt::Display for ChainError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ChainError::Wire(e) => write!(f, "malformed header: {e}"),
+            ChainError::Oversize { len, max } => {
+                write!(f, "payload of {len} bytes exceeds the bound of {max}")
+            }
+            ChainError::NonCanonical(NonCanonical::GenesisLinks) => {
+                f.write_str("non-canonical encoding: genesis block with nonzero prev or skip")
+            }
+            ChainError::NonCanonical(NonCanonical::Payload) => {
+                f.write_str("non-canonical encoding of the payload")
+            }
+            ChainError::InvalidAuthorKey(e) => write!(f, "invalid author key: {e}"),
+            ChainError::WrongAuthor => f.write_str("block belongs to another author"),
+            ChainError::SeqZero => f.write_str("seq 0 (chains count from 1)"),
+            ChainError::SeqTooLarge { seq } => write!(f, "seq {seq} above the maximum"),
+            ChainError::SeqGap { expected, got } => {
+                write!(f, "seq gap: expected {expected}, got {got}")
+            }
+            ChainError::SeqReplay { seq } => write!(f, "block {seq} received again"),
+            ChainError::Forked { seq } => write!(f, "fork: two different blocks at seq {seq}"),
+            ChainError::PrevMismatch { seq } => write!(f, "prev link of block {seq} mismatches"),
+            ChainError::SkipMismatch { seq } => write!(f, "skip link of block {seq} mismatches"),
+            ChainError::SkipUnavailable { seq, target } => {
+                write!(f, "skip target {target} of block {seq} unavailable")
+            }
+            ChainError::TimestampRegression { prev_ms, got_ms } => {
+                write!(f, "timestamp went back from {prev_ms} ms to {got_ms} ms")
+            }
+            ChainError::PayloadLengthMismatch { declared, actual } => {
+                write!(f, "payload is {actual} bytes, header says {declared}")
+            }
+            ChainError::PayloadHashMismatch => f.write_str("payload hash mismatch"),
+            ChainError::PayloadMalformed(e) => write!(f, "malformed payload: {e}"),
+            ChainError::BadSignature(e) => write!(f, "bad signature: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for ChainError {}
+
+impl From<WireError> for ChainError {
+    fn from(e: WireError) -> ChainError {
+        match e {
+            WireError::Oversize { len, max } => ChainError::Oversize { len, max },
+            other => ChainError::Wire(other),
+        }
+    }
+}
+
+/// Earlier headers of one chain, by seq. The block store implements this; so do
+/// slices of headers ordered from seq 1.
+pub trait HeaderSource {
+    /// The stored header at `seq`, if there is one.
+    fn header_at(&self, seq: u64) -> Option<Header>;
+}
+
+impl HeaderSource for [Header] {
+    fn header_at(&self, seq: u64) -> Option<Header> {
+        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
+        self.get(i).copied()
+    }
+}
+
+/// A [`HeaderSource`] with nothing in it: enough for chains whose skip links all point
+/// at the head (and for the first blocks of any chain).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct NoHeaders;
+
+impl HeaderSource for NoHeaders {
+    fn header_at(&self, _seq: u64) -> Option<Header> {
+        None
+    }
+}
+
+/// The head of a chain: what the next block must link to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Head {
+    /// The head's seq.
+    pub seq: u64,
+    /// The head's id.
+    pub id: Hash,
+    /// The head's timestamp.
+    pub timestamp_ms: u64,
+}
+
+/// The incremental validator of one author's chain.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ChainState {
+    author: PublicKey,
+    head: Option<Head>,
+}
+
+impl ChainState {
+    /// An empty chain for `author`.
+    ///
+    /// # Errors
+    /// [`ChainError::InvalidAuthorKey`] for a non-canonical or small-order key
+    /// (including the identity and all-zero keys).
+    pub fn new(author: PublicKey) -> Result<ChainState, ChainError> {
+        author.validate().map_err(ChainError::InvalidAuthorKey)?;
+        Ok(ChainState { author, head: None })
+    }
+
+    /// Resumes from a head already verified and stored earlier (for example at mount).
+    ///
+    /// # Errors
+    /// As [`ChainState::new`].
+    pub fn resume(author: PublicKey, head: Option<Head>) -> Result<ChainState, ChainError> {
+        let mut s = ChainState::new(author)?;
+        s.head = head;
+        Ok(s)
+    }
+
+    /// The author.
+    pub fn author(&self) -> PublicKey {
+        self.author
+    }
+
+    /// The current head, if the chain has any block.
+    pub fn head(&self) -> Option<Head> {
+        self.head
+    }
+
+    /// The seq the next block must have.
+    pub fn next_seq(&self) -> u64 {
+        self.head.map_or(1, |h| h.seq.saturating_add(1))
+    }
+
+    /// The `skip` value block `seq` must carry, given this chain's head and `source`.
+    fn expected_skip<S: HeaderSource + ?Sized>(
+        &self,
+        seq: u64,
+        source: &S,
+    ) -> Result<Hash, ChainError> {
+        let target = lipmaa(seq);
+        if target == 0 {
+            return Ok(Hash::ZERO);
+        }
+        match self.head {
+            Some(h) if h.seq == target => Ok(h.id),
+            _ => source
+                .header_at(target)
+                .filter(|hd| hd.seq == target && hd.author == self.author)
+                .map(|hd| hd.id())
+                .ok_or(ChainError::SkipUnavailable { seq, target }),
+        }
+    }
+
+    /// Checks that `header` (and `payload`, if present) is the valid next block, and if
+    /// so advances the head. A payload may be absent (pruned): the header still
+    /// verifies without it.
+    ///
+    /// Checks run cheapest first, and the first failure is returned: header encoding,
+    /// author, seq, links, timestamp, payload, then the signature.
+    ///
+    /// # Errors
+    /// The precise [`ChainError`]; the state is unchanged on error.
+    pub fn verify_next<S: HeaderSource + ?Sized>(
+        &mut self,
+        header: &[u8],
+        payload: Option<&[u8]>,
+        source: &S,
+    ) -> Result<Header, ChainError> {
+        let view = HeaderView::new_checked(header)?;
+        let h = Header::parse(&view)?;
+        self.check_header(&h, source)?;
+        if let Some(p) = payload {
+            check_payload(&h, p)?;
+        }
+        h.verify_signature().map_err(ChainError::BadSignature)?;
+        self.head = Some(Head {
+            seq: h.seq,
+            id: Hash::of(view.bytes()),
+            timestamp_ms: h.timestamp_ms,
+        });
+        Ok(h)
+    }
+
+    fn check_header<S: HeaderSource + ?Sized>(
+        &self,
+        h: &Header,
+        source: &S,
+    ) -> Result<(), ChainError> {
+        if h.author != self.author {
+            return Err(ChainError::WrongAuthor);
+        }
+        if h.seq == 0 {
+            return Err(ChainError::SeqZero);
+        }
+        if h.seq > SEQ_MAX {
+            return Err(ChainError::SeqTooLarge { seq: h.seq });
+        }
+        let expected = self.next_seq();
+        if h.seq < expected {
+            return Err(self.repeated(h, source));
+        }
+        if h.seq > expected {
+            return Err(ChainError::SeqGap {
+                expected,
+                got: h.seq,
+            });
+        }
+        match self.head {
+            None => {
+                if !h.prev.is_zero() || !h.skip.is_zero() {
+                    return Err(ChainError::NonCanonical(NonCanonical::GenesisLinks));
+                }
+            }
+            Some(head) => {
+                if h.prev != head.id {
+                    return Err(ChainError::PrevMismatch { seq: h.seq });
+                }
+                if h.skip != self.expected_skip(h.seq, source)? {
+                    return Err(ChainError::SkipMismatch { seq: h.seq });
+                }
+                if h.timestamp_ms < head.timestamp_ms {
+                    return Err(ChainError::TimestampRegression {
+                        prev_ms: head.timestamp_ms,
+                        got_ms: h.timestamp_ms,
+                    });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// A block at a seq the chain already has: a harmless replay if it is the stored
+    /// block, a fork if it is a different block the author really signed.
+    fn repeated<S: HeaderSource + ?Sized>(&self, h: &Header, source: &S) -> ChainError {
+        let stored = match self.head {
+            Some(head) if head.seq == h.seq => Some(head.id),
+            _ => source.header_at(h.seq).map(|s| s.id()),
+        };
+        if stored == Some(h.id()) {
+            return ChainError::SeqReplay { seq: h.seq };
+        }
+        match h.verify_signature() {
+            Ok(()) => ChainError::Forked { seq: h.seq },
+            Err(e) => ChainError::BadSignature(e),
+        }
+    }
+
+    /// Builds, signs and appends the next block of this chain (the author's own).
+    ///
+    /// `timestamp_ms` is raised to the head's timestamp if the local clock went back,
+    /// so the chain's timestamps never decrease.
+    ///
+    /// # Errors
+    /// [`ChainError::WrongAuthor`] if `keys` are not this chain's,
+    /// [`ChainError::Oversize`] for a payload above [`PAYLOAD_LEN_MAX`],
+    /// [`ChainError::SkipUnavailable`] if `source` lacks the skip target, and
+    /// [`ChainError::SeqTooLarge`] at the end of the seq space.
+    pub fn append<S: HeaderSource + ?Sized>(
+        &mut self,
+        keys: &KeyPair,
+        kind: BlockKind,
+        timestamp_ms: u64,
+        payload: &[u8],
+        source: &S,
+    ) -> Result<Header, ChainError> {
+        if keys.public() != self.author {
+            return Err(ChainError::WrongAuthor);
+        }
+        let payload_len = u16::try_from(payload.len())
+            .ok()
+            .filter(|l| usize::from(*l) <= PAYLOAD_LEN_MAX)
+            .ok_or(ChainError::Oversize {
+                len: payload.len(),
+                max: PAYLOAD_LEN_MAX,
+            })?;
+        let seq = self.next_seq();
+        if seq > SEQ_MAX {
+            return Err(ChainError::SeqTooLarge { seq });
+        }
+        let (prev, skip, timestamp_ms) = match self.head {
+            None => (Hash::ZERO, Hash::ZERO, timestamp_ms),
+            Some(head) => (
+                head.id,
+                self.expected_skip(seq, source)?,
+                timestamp_ms.max(head.timestamp_ms),
+            ),
+        };
+        let mut h = Header {
+            version: VERSION,
+            kind,
+            author: self.author,
+            seq,
+            timestamp_ms,
+            prev,
+            skip,
+            payload_len,
+            payload_hash: Hash::of(payload),
+            signature: [0; 64],
+        };
+        h.signature = keys.sign(&h.signing_message());
+        self.head = Some(Head {
+            seq,
+            id: h.id(),
+            timestamp_ms,
+        });
+        Ok(h)
+    }
+}
+
+/// Checks a payload against its header: length, hash, and canonical decoding as the
+/// header's kind.
+///
+/// # Errors
+/// [`ChainError::Oversize`], [`ChainError::PayloadLengthMismatch`],
+/// [`ChainError::PayloadHashMismatch`], [`ChainError::NonCanonical`] or
+/// [`ChainError::PayloadMalformed`].
+pub fn check_payload(h: &Header, payload: &[u8]) -> Result<(), ChainError> {
+    if payload.len() > PAYLOAD_LEN_MAX {
+        return Err(ChainError::Oversize {
+            len: payload.len(),
+            max: PAYLOAD_LEN_MAX,
+        });
+    }
+    if payload.len() != usize::from(h.payload_len) {
+        return Err(ChainError::PayloadLengthMismatch {
+            declared: usize::from(h.payload_len),
+            actual: payload.len(),
+        });
+    }
+    if Hash::of(payload) != h.payload_hash {
+        return Err(ChainError::PayloadHashMismatch);
+    }
+    match Payload::decode(h.kind, payload) {
+        Ok(_) => Ok(()),
+        Err(WireError::NonCanonical) => Err(ChainError::NonCanonical(NonCanonical::Payload)),
+        Err(e) => Err(ChainError::PayloadMalformed(e)),
+    }
+}
+
+/// Why a [`ForkProof`] is not a proof of a fork.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ForkError {
+    /// The bytes are malformed.
+    Wire(WireError),
+    /// The two headers are the same block.
+    SameBlock,
+    /// The two headers have different authors.
+    DifferentAuthors,
+    /// The two headers have different seqs.
+    DifferentSeqs,
+    /// A seq of 0 or above [`SEQ_MAX`].
+    BadSeq,
+    /// The headers are not in canonical order (smaller id first).
+    NonCanonical,
+    /// One of the signatures fails glitter's rule.
+    BadSignature(SigError),
+}
+
+impl core::fmt::Display for ForkError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ForkError::Wire(e) => write!(f, "malformed fork proof: {e}"),
+            ForkError::SameBlock => f.write_str("both headers are the same block"),
+            ForkError::DifferentAuthors => f.write_str("headers by different authors"),
+            ForkError::DifferentSeqs => f.write_str("headers at different seqs"),
+            ForkError::BadSeq => f.write_str("seq out of range"),
+            ForkError::NonCanonical => f.write_str("headers not in canonical order"),
+            ForkError::BadSignature(e) => write!(f, "bad signature: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for ForkError {}
+
+/// Encoded length of a fork proof: two headers.
+pub const FORK_PROOF_LEN: usize = 2 * Header::ENCODED_LEN;
+
+/// Transferable evidence that an author signed two different blocks at one seq.
+/// Anyone can check it with [`ForkProof::verify`]; it needs no other context.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ForkProof {
+    first: Header,
+    second: Header,
+}
+
+impl ForkProof {
+    /// Builds a proof from two conflicting headers (in any order) and verifies it.
+    ///
+    /// # Errors
+    /// See [`ForkProof::verify`].
+    pub fn new(a: Header, b: Header) -> Result<ForkProof, ForkError> {
+        let (first, second) = if a.id() <= b.id() { (a, b) } else { (b, a) };
+        let p = ForkProof { first, second };
+        p.verify()?;
+        Ok(p)
+    }
+
+    /// The author who forked.
+    pub fn author(&self) -> PublicKey {
+        self.first.author
+    }
+
+    /// The seq with two blocks.
+    pub fn seq(&self) -> u64 {
+        self.first.seq
+    }
+
+    /// The two headers, smaller id first.
+    pub fn headers(&self) -> (&Header, &Header) {
+        (&self.first, &self.second)
+    }
+
+    /// Checks that this really is a fork: same author and seq, different ids, both
+    /// signatures valid, canonical order.
+    ///
+    /// # Errors
+    /// The first failing [`ForkError`].
+    pub fn verify(&self) -> Result<(), ForkError> {
+        let (a, b) = (&self.first, &self.second);
+        if a.author != b.author {
+            return Err(ForkError::DifferentAuthors);
+        }
+        if a.seq != b.seq {
+            return Err(ForkError::DifferentSeqs);
+        }
+        if a.seq == 0 || a.seq > SEQ_MAX {
+            return Err(ForkError::BadSeq);
+        }
+        let (ia, ib) = (a.id(), b.id());
+        if ia == ib {
+            return Err(ForkError::SameBlock);
+        }
+        if ia > ib {
+            return Err(ForkError::NonCanonical);
+        }
+        a.verify_signature().map_err(ForkError::BadSignature)?;
+        b.verify_signature().map_err(ForkError::BadSignature)?;
+        Ok(())
+    }
+
+    /// The canonical encoding: the two headers, smaller id first.
+    pub fn to_bytes(&self) -> [u8; FORK_PROOF_LEN] {
+        let mut out = [0u8; FORK_PROOF_LEN];
+        let (x, y) = out.split_at_mut(Header::ENCODED_LEN);
+        x.copy_from_slice(&self.first.to_bytes());
+        y.copy_from_slice(&self.second.to_bytes());
+        out
+    }
+
+    /// Decodes and verifies a proof.
+    ///
+    /// # Errors
+    /// [`ForkError::Wire`] for malformed bytes, or as [`ForkProof::verify`].
+    pub fn decode(bytes: &[u8]) -> Result<ForkProof, ForkError> {
+        if bytes.len() != FORK_PROOF_LEN {
+            return Err(ForkError::Wire(if bytes.len() < FORK_PROOF_LEN {
+                WireError::Truncated {
+                    needed: FORK_PROOF_LEN,
+                    got: bytes.len(),
+                }
+            } else {
+                WireError::TrailingBytes {
+                    extra: bytes.len() - FORK_PROOF_LEN,
+                }
+            }));
+        }
+        let (x, y) = bytes.split_at(Header::ENCODED_LEN);
+        let first = Header::decode(x).map_err(ForkError::Wire)?;
+        let second = Header::decode(y).map_err(ForkError::Wire)?;
+        let p = ForkProof { first, second };
+        p.verify()?;
+        Ok(p)
+    }
+}
+
+/// Why a certificate path does not prove membership.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum CertPathError {
+    /// The first header is not the trusted head.
+    HeadMismatch,
+    /// A header is not the next one on the shortest path.
+    UnexpectedSeq {
+        /// The seq the path needs here.
+        expected: u64,
+        /// The seq found.
+        got: u64,
+    },
+    /// A header's id is not what the previous header links to.
+    BrokenLink {
+        /// The seq whose header does not match its link.
+        seq: u64,
+    },
+    /// A header by another author.
+    WrongAuthor,
+    /// A header's signature fails glitter's rule.
+    BadSignature(SigError),
+    /// The path stops before the target, or runs past it.
+    WrongLength,
+}
+
+impl core::fmt::Display for CertPathError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            CertPathError::HeadMismatch => f.write_str("path does not start at the head"),
+            CertPathError::UnexpectedSeq { expected, got } => {
+                write!(f, "path has seq {got} where {expected} belongs")
+            }
+            CertPathError::BrokenLink { seq } => write!(f, "block {seq} is not linked"),
+            CertPathError::WrongAuthor => f.write_str("path mixes authors"),
+            CertPathError::BadSignature(e) => write!(f, "bad signature: {e}"),
+            CertPathError::WrongLength => f.write_str("path is too short or too long"),
+        }
+    }
+}
+
+impl core::error::Error for CertPathError {}
+
+/// Checks a certificate path: `headers` runs from the head (whose id is `head_id`)
+/// down to `target`, along the shortest path [`CertPath`]. Each header must be the one
+/// its predecessor links to (by `prev` or `skip`) and must carry a valid signature.
+/// Returns the target header, now proven to belong to the chain.
+///
+/// Allocation-free: `headers` is any iterator.
+///
+/// # Errors
+/// The first failing [`CertPathError`].
+pub fn verify_cert_path<I>(head_id: &Hash, target: u64, headers: I) -> Result<Header, CertPathError>
+where
+    I: IntoIterator<Item = Header>,
+{
+    let mut it = headers.into_iter();
+    let first = it.next().ok_or(CertPathError::WrongLength)?;
+    if first.id() != *head_id {
+        return Err(CertPathError::HeadMismatch);
+    }
+    first
+        .verify_signature()
+        .map_err(CertPathError::BadSignature)?;
+    let author = first.author;
+    let mut seqs = CertPath::new(first.seq, target);
+    if seqs.next() != Some(first.seq) {
+        return Err(CertPathError::WrongLength);
+    }
+    let mut cur = first;
+    for expected in seqs {
+        let h = it.next().ok_or(CertPathError::WrongLength)?;
+        if h.seq != expected {
+            return Err(CertPathError::UnexpectedSeq {
+                expected,
+                got: h.seq,
+            });
+        }
+        if h.author != author {
+            return Err(CertPathError::WrongAuthor);
+        }
+        let id = h.id();
+        let linked = (expected + 1 == cur.seq && cur.prev == id)
+            || (expected == lipmaa(cur.seq) && cur.skip == id);
+        if !linked {
+            return Err(CertPathError::BrokenLink { seq: expected });
+        }
+        h.verify_signature().map_err(CertPathError::BadSignature)?;
+        cur = h;
+    }
+    if it.next().is_some() {
+        return Err(CertPathError::WrongLength);
+    }
+    Ok(cur)
+}

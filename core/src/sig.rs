@@ -1,0 +1,388 @@
+//! Identities and glitter's Ed25519 signature rule.
+//!
+//! An author is a 32-byte Ed25519 public key. A [`KeyPair`] comes from a 32-byte seed
+//! (RFC 8032 key generation), and signing is deterministic, so it needs no RNG.
+//!
+//! # The signature rule (consensus-critical)
+//!
+//! Ed25519 implementations disagree on edge cases, so glitter fixes its own rule and
+//! pins its verdict on public vectors in tests that run on the host and on the
+//! firmware. A signature `(R, S)` by key `A` over message `M` is accepted iff **all** of:
+//!
+//! 1. `S < L` (the group order): no malleability by adding `L` to `S`.
+//! 2. `A` and `R` are canonical point encodings: `y < p`, and the sign bit is clear
+//!    when `x = 0`.
+//! 3. Neither `A` nor `R` is one of the eight small-order points.
+//! 4. `8·(S·B − k·A − R) = 0` with `k = SHA-512(R ‖ A ‖ M) mod L` (the *cofactored*
+//!    equation).
+//!
+//! Rules 1–3 are checked here on the bytes, independently of the library; rule 4 (and
+//! again 1–3) is ed25519-compact's `verify`. Because 2–3 exclude every small-order
+//! `A` and `R`, the cofactored and cofactorless equations differ only for keys or
+//! nonces with a torsion component, which an honest signer never produces.
+
+use ed25519_compact as ed;
+
+/// Length of a signature in bytes.
+pub const SIGNATURE_LEN: usize = 64;
+
+/// A 64-byte Ed25519 signature `R ‖ S`.
+pub type Signature = [u8; SIGNATURE_LEN];
+
+/// Why a key or signature is rejected by glitter's rule.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum SigError {
+    /// `S ≥ L`: a malleated or non-canonical scalar (rule 1).
+    NonCanonicalS,
+    /// The key is not a canonical encoding of a curve point (rule 2).
+    NonCanonicalKey,
+    /// The key is a small-order point such as the identity or all-zero (rule 3).
+    WeakKey,
+    /// `R` is not a canonical encoding of a curve point (rule 2).
+    NonCanonicalR,
+    /// `R` is a small-order point (rule 3).
+    WeakR,
+    /// The verification equation does not hold (rule 4).
+    Mismatch,
+}
+
+impl core::fmt::Display for SigError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            SigError::NonCanonicalS => "signature scalar S is not below the group order",
+            SigError::NonCanonicalKey => "public key is not a canonical point encoding",
+            SigError::WeakKey => "public key is a small-order point",
+            SigError::NonCanonicalR => "signature point R is not a canonical encoding",
+            SigError::WeakR => "signature point R is a small-order point",
+            SigError::Mismatch => "signature does not match the key and message",
+        })
+    }
+}
+
+impl core::error::Error for SigError {}
+
+/// The group order `L = 2^252 + 27742317777372353535851937790883648493`, little-endian.
+const L: [u8; 32] = [
+    0xed, 0xd3, 0xf5, 0x5c, 0x1a, 0x63, 0x12, 0x58, 0xd6, 0x9c, 0xf7, 0xa2, 0xde, 0xf9, 0xde, 0x14,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10,
+];
+
+/// The canonical encodings of the eight points of small order (order 1, 2, 4 and 8).
+/// Source of the facts: the small-order blocklist discussed in "Taming the many
+/// EdDSAs" (Chalkias, Garillot, Nikolaenko, 2020) and RFC 7748 §6.
+const SMALL_ORDER: [[u8; 32]; 8] = [
+    // identity (0, 1)
+    [
+        1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0,
+    ],
+    // order 2: (0, -1)
+    [
+        0xec, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+        0xff, 0x7f,
+    ],
+    // order 4: (±sqrt(-1), 0)
+    [0; 32],
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+        0, 0x80,
+    ],
+    // order 8
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0x7a,
+    ],
+    [
+        0xc7, 0x17, 0x6a, 0x70, 0x3d, 0x4d, 0xd8, 0x4f, 0xba, 0x3c, 0x0b, 0x76, 0x0d, 0x10, 0x67,
+        0x0f, 0x2a, 0x20, 0x53, 0xfa, 0x2c, 0x39, 0xcc, 0xc6, 0x4e, 0xc7, 0xfd, 0x77, 0x92, 0xac,
+        0x03, 0xfa,
+    ],
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x05,
+    ],
+    [
+        0x26, 0xe8, 0x95, 0x8f, 0xc2, 0xb2, 0x27, 0xb0, 0x45, 0xc3, 0xf4, 0x89, 0xf2, 0xef, 0x98,
+        0xf0, 0xd5, 0xdf, 0xac, 0x05, 0xd3, 0xc6, 0x33, 0x39, 0xb1, 0x38, 0x02, 0x88, 0x6d, 0x53,
+        0xfc, 0x85,
+    ],
+];
+
+/// Compares two little-endian 256-bit numbers: `a < b`.
+fn lt_le(a: &[u8; 32], b: &[u8; 32]) -> bool {
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if x != y {
+            return x < y;
+        }
+    }
+    false
+}
+
+/// True if `s` (little-endian) is below the group order `L` (rule 1).
+pub fn scalar_is_canonical(s: &[u8; 32]) -> bool {
+    lt_le(s, &L)
+}
+
+/// Rule 2 on the bytes alone: `y < p = 2^255 − 19` and no "negative zero" x for the two
+/// points with `x = 0` (`y = ±1`). Points that are not on the curve at all are left
+/// to the library, which rejects them too.
+fn point_is_canonical(p: &[u8; 32]) -> bool {
+    let mut y = *p;
+    let sign = y[31] >> 7;
+    y[31] &= 0x7f;
+    // p = 2^255 - 19, little-endian: ed ff .. ff 7f
+    let mut pm = [0xffu8; 32];
+    pm[0] = 0xed;
+    pm[31] = 0x7f;
+    if !lt_le(&y, &pm) {
+        return false;
+    }
+    // x = 0 exactly when y = 1 or y = p - 1; then the sign bit must be clear.
+    let mut one = [0u8; 32];
+    one[0] = 1;
+    let mut p_minus_one = pm;
+    p_minus_one[0] = 0xec;
+    !(sign == 1 && (y == one || y == p_minus_one))
+}
+
+fn is_small_order(p: &[u8; 32]) -> bool {
+    SMALL_ORDER.iter().any(|s| s == p)
+}
+
+/// Checks a public key against rules 2 and 3 (and the library's own point decoding).
+///
+/// # Errors
+/// [`SigError::NonCanonicalKey`] or [`SigError::WeakKey`].
+pub fn validate_key(key: &[u8; 32]) -> Result<(), SigError> {
+    if !point_is_canonical(key) {
+        return Err(SigError::NonCanonicalKey);
+    }
+    if is_small_order(key) {
+        return Err(SigError::WeakKey);
+    }
+    match ed::PublicKey::new(*key).validate() {
+        Ok(()) => Ok(()),
+        Err(ed::Error::WeakPublicKey) => Err(SigError::WeakKey),
+        Err(_) => Err(SigError::NonCanonicalKey),
+    }
+}
+
+/// Verifies `sig` by `key` over `msg` under glitter's rule (see the module docs).
+///
+/// # Errors
+/// The first rule that fails, in the order S, key, R, equation.
+pub fn verify(key: &[u8; 32], msg: &[u8], sig: &Signature) -> Result<(), SigError> {
+    let (r, s) = split_sig(sig);
+    if !scalar_is_canonical(&s) {
+        return Err(SigError::NonCanonicalS);
+    }
+    if !point_is_canonical(key) {
+        return Err(SigError::NonCanonicalKey);
+    }
+    if is_small_order(key) {
+        return Err(SigError::WeakKey);
+    }
+    if !point_is_canonical(&r) {
+        return Err(SigError::NonCanonicalR);
+    }
+    if is_small_order(&r) {
+        return Err(SigError::WeakR);
+    }
+    let pk = ed::PublicKey::new(*key);
+    match pk.verify(msg, &ed::Signature::new(*sig)) {
+        Ok(()) => Ok(()),
+        Err(ed::Error::NonCanonical) => Err(SigError::NonCanonicalS),
+        Err(ed::Error::WeakPublicKey) => Err(SigError::WeakKey),
+        Err(ed::Error::InvalidPublicKey) => Err(SigError::NonCanonicalKey),
+        // R failed to decode or is weak: the library reports both as InvalidSignature.
+        Err(ed::Error::InvalidSignature) => Err(SigError::NonCanonicalR),
+        Err(_) => Err(SigError::Mismatch),
+    }
+}
+
+fn split_sig(sig: &Signature) -> ([u8; 32], [u8; 32]) {
+    let mut r = [0u8; 32];
+    let mut s = [0u8; 32];
+    let (a, b) = sig.split_at(32);
+    r.copy_from_slice(a);
+    s.copy_from_slice(b);
+    (r, s)
+}
+
+/// An author's identity: a 32-byte Ed25519 public key.
+///
+/// Constructing one does not validate it; [`PublicKey::validate`] applies rules 2–3,
+/// and a chain's genesis rejects keys that fail them.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct PublicKey(pub [u8; 32]);
+
+impl PublicKey {
+    /// The key bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// Rules 2–3: canonical, not small order.
+    ///
+    /// # Errors
+    /// [`SigError::NonCanonicalKey`] or [`SigError::WeakKey`].
+    pub fn validate(&self) -> Result<(), SigError> {
+        validate_key(&self.0)
+    }
+
+    /// Verifies `sig` over `msg` by this key under glitter's rule.
+    ///
+    /// # Errors
+    /// See [`verify`].
+    pub fn verify(&self, msg: &[u8], sig: &Signature) -> Result<(), SigError> {
+        verify(&self.0, msg, sig)
+    }
+}
+
+impl core::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("@")?;
+        for b in &self.0[..6] {
+            write!(f, "{b:02x}")?;
+        }
+        f.write_str("…")
+    }
+}
+
+impl core::fmt::Display for PublicKey {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        for b in &self.0 {
+            write!(f, "{b:02x}")?;
+        }
+        Ok(())
+    }
+}
+
+/// An Ed25519 key pair derived from a 32-byte seed (RFC 8032 §5.1.5).
+#[derive(Clone)]
+pub struct KeyPair {
+    inner: ed::KeyPair,
+}
+
+impl KeyPair {
+    /// Derives the key pair from `seed`. Deterministic: the same seed gives the same keys.
+    pub fn from_seed(seed: [u8; 32]) -> KeyPair {
+        KeyPair {
+            inner: ed::KeyPair::from_seed(ed::Seed::new(seed)),
+        }
+    }
+
+    /// The public half.
+    pub fn public(&self) -> PublicKey {
+        PublicKey(*self.inner.pk)
+    }
+
+    /// The 32-byte seed this pair was derived from (the secret to back up).
+    pub fn seed(&self) -> [u8; 32] {
+        *self.inner.sk.seed()
+    }
+
+    /// Signs `msg` deterministically (no RNG, RFC 8032).
+    pub fn sign(&self, msg: &[u8]) -> Signature {
+        *self.inner.sk.sign(msg, None)
+    }
+}
+
+impl core::fmt::Debug for KeyPair {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        // Never print the secret.
+        f.debug_struct("KeyPair")
+            .field("public", &self.public())
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn h32(s: &str) -> [u8; 32] {
+        let v = hex::decode(s).unwrap();
+        v.try_into().unwrap()
+    }
+
+    #[test]
+    fn rfc8032_test_1_to_3() {
+        // RFC 8032 §7.1, TEST 1..3: (secret key, public key, message, signature).
+        let cases = [
+            (
+                "9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60",
+                "d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a",
+                "",
+                "e5564300c360ac729086e2cc806e828a84877f1eb8e5d974d873e065224901555fb8821590a33bacc61e39701cf9b46bd25bf5f0595bbe24655141438e7a100b",
+            ),
+            (
+                "4ccd089b28ff96da9db6c346ec114e0f5b8a319f35aba624da8cf6ed4fb8a6fb",
+                "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c",
+                "72",
+                "92a009a9f0d4cab8720e820b5f642540a2b27b5416503f8fb3762223ebdb69da085ac1e43e15996e458f3613d0f11d8c387b2eaeb4302aeeb00d291612bb0c00",
+            ),
+            (
+                "c5aa8df43f9f837bedb7442f31dcb7b166d38535076f094b85ce3a2e0b4458f7",
+                "fc51cd8e6218a1a38da47ed00230f0580816ed13ba3303ac5deb911548908025",
+                "af82",
+                "6291d657deec24024827e69c3abe01a30ce548a284743a445e3680d7db5ac3ac18ff9b538d16f290ae67f760984dc6594a7c15e9716ed28dc027beceea1ec40a",
+            ),
+        ];
+        for (sk, pk, msg, sig) in cases {
+            let kp = KeyPair::from_seed(h32(sk));
+            assert_eq!(hex::encode(kp.public().0), pk);
+            let m = hex::decode(msg).unwrap();
+            let s = kp.sign(&m);
+            assert_eq!(hex::encode(s), sig);
+            assert_eq!(kp.public().verify(&m, &s), Ok(()));
+            assert_eq!(kp.seed(), h32(sk));
+        }
+    }
+
+    #[test]
+    fn every_small_order_encoding_is_weak() {
+        for p in SMALL_ORDER {
+            assert!(point_is_canonical(&p), "{p:02x?}");
+            assert_eq!(validate_key(&p), Err(SigError::WeakKey));
+            // The library, independently, agrees that these are weak.
+            assert_eq!(
+                ed::PublicKey::new(p).validate(),
+                Err(ed::Error::WeakPublicKey)
+            );
+        }
+    }
+
+    #[test]
+    fn malleated_s_is_rejected() {
+        let kp = KeyPair::from_seed([7; 32]);
+        let mut sig = kp.sign(b"m");
+        // S + L: add L to the little-endian S.
+        let mut carry = 0u16;
+        for i in 0..32 {
+            let v = sig[32 + i] as u16 + L[i] as u16 + carry;
+            sig[32 + i] = v as u8;
+            carry = v >> 8;
+        }
+        assert_eq!(kp.public().verify(b"m", &sig), Err(SigError::NonCanonicalS));
+    }
+
+    #[test]
+    fn non_canonical_y_is_rejected() {
+        // y = p (non-canonical encoding of y = 0).
+        let mut p = [0xffu8; 32];
+        p[0] = 0xed;
+        p[31] = 0x7f;
+        assert_eq!(validate_key(&p), Err(SigError::NonCanonicalKey));
+        // negative zero x for the identity
+        let mut id = [0u8; 32];
+        id[0] = 1;
+        id[31] = 0x80;
+        assert_eq!(validate_key(&id), Err(SigError::NonCanonicalKey));
+    }
+}

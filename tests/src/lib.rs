@@ -1,0 +1,1 @@
+//! Shared helpers for glitter's cross-crate tests.
