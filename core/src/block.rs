@@ -55,7 +55,7 @@ impl BlockBuilder {
         &mut self,
         payload: &Payload,
         timestamp_ms: u64,
-        source: &S,
+        source: &mut S,
     ) -> Result<(Header, &[u8]), ChainError> {
         let len = payload
             .encode(&mut self.payload)

@@ -160,11 +160,11 @@ impl From<WireError> for ChainError {
 /// slices of headers ordered from seq 1.
 pub trait HeaderSource {
     /// The stored header at `seq`, if there is one.
-    fn header_at(&self, seq: u64) -> Option<Header>;
+    fn header_at(&mut self, seq: u64) -> Option<Header>;
 }
 
 impl HeaderSource for [Header] {
-    fn header_at(&self, seq: u64) -> Option<Header> {
+    fn header_at(&mut self, seq: u64) -> Option<Header> {
         let i = usize::try_from(seq.checked_sub(1)?).ok()?;
         self.get(i).copied()
     }
@@ -176,7 +176,7 @@ impl HeaderSource for [Header] {
 pub struct NoHeaders;
 
 impl HeaderSource for NoHeaders {
-    fn header_at(&self, _seq: u64) -> Option<Header> {
+    fn header_at(&mut self, _seq: u64) -> Option<Header> {
         None
     }
 }
@@ -241,7 +241,7 @@ impl ChainState {
     fn expected_skip<S: HeaderSource + ?Sized>(
         &self,
         seq: u64,
-        source: &S,
+        source: &mut S,
     ) -> Result<Hash, ChainError> {
         let target = lipmaa(seq);
         if target == 0 {
@@ -270,7 +270,7 @@ impl ChainState {
         &mut self,
         header: &[u8],
         payload: Option<&[u8]>,
-        source: &S,
+        source: &mut S,
     ) -> Result<Header, ChainError> {
         let view = HeaderView::new_checked(header)?;
         let h = Header::parse(&view)?;
@@ -290,7 +290,7 @@ impl ChainState {
     fn check_header<S: HeaderSource + ?Sized>(
         &self,
         h: &Header,
-        source: &S,
+        source: &mut S,
     ) -> Result<(), ChainError> {
         if h.author != self.author {
             return Err(ChainError::WrongAuthor);
@@ -337,7 +337,7 @@ impl ChainState {
 
     /// A block at a seq the chain already has: a harmless replay if it is the stored
     /// block, a fork if it is a different block the author really signed.
-    fn repeated<S: HeaderSource + ?Sized>(&self, h: &Header, source: &S) -> ChainError {
+    fn repeated<S: HeaderSource + ?Sized>(&self, h: &Header, source: &mut S) -> ChainError {
         let stored = match self.head {
             Some(head) if head.seq == h.seq => Some(head.id),
             _ => source.header_at(h.seq).map(|s| s.id()),
@@ -367,7 +367,7 @@ impl ChainState {
         kind: BlockKind,
         timestamp_ms: u64,
         payload: &[u8],
-        source: &S,
+        source: &mut S,
     ) -> Result<Header, ChainError> {
         if keys.public() != self.author {
             return Err(ChainError::WrongAuthor);

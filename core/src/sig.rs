@@ -204,6 +204,35 @@ pub fn verify(key: &[u8; 32], msg: &[u8], sig: &Signature) -> Result<(), SigErro
     }
 }
 
+/// A short, stable name for the verdict of glitter's rule on raw bytes: `"accept"`, or
+/// the failing rule (`"non-canonical-s"`, `"non-canonical-key"`, `"weak-key"`,
+/// `"non-canonical-r"`, `"weak-r"`, `"mismatch"`), or `"bad-length"` when the key is not
+/// 32 bytes or the signature not 64. Pinned test vectors record these names, so the
+/// host and the firmware compare verdicts through this one function.
+pub fn verdict(key: &[u8], msg: &[u8], sig: &[u8]) -> &'static str {
+    let (Ok(key), Ok(sig)) = (<&[u8; 32]>::try_from(key), <&Signature>::try_from(sig)) else {
+        return "bad-length";
+    };
+    match verify(key, msg, sig) {
+        Ok(()) => "accept",
+        Err(e) => e.name(),
+    }
+}
+
+impl SigError {
+    /// A short, stable, kebab-case name (used by pinned vectors).
+    pub fn name(self) -> &'static str {
+        match self {
+            SigError::NonCanonicalS => "non-canonical-s",
+            SigError::NonCanonicalKey => "non-canonical-key",
+            SigError::WeakKey => "weak-key",
+            SigError::NonCanonicalR => "non-canonical-r",
+            SigError::WeakR => "weak-r",
+            SigError::Mismatch => "mismatch",
+        }
+    }
+}
+
 fn split_sig(sig: &Signature) -> ([u8; 32], [u8; 32]) {
     let mut r = [0u8; 32];
     let mut s = [0u8; 32];
