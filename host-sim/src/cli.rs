@@ -1,0 +1,265 @@
+//! The `glitter` command line: argument definitions and command dispatch.
+
+use crate::chainfile::{ChainFile, read_verified};
+use crate::datadir::{DataDir, ImportOutcome, parse_author};
+use crate::feed;
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use glitter_core::social::{BlockRef, Follow, Payload, Unfollow};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// glitter: a social network of personal blockchains.
+///
+/// Every person has an append-only chain of Ed25519-signed, hash-linked blocks.
+/// These commands work on a local data directory.
+#[derive(Debug, Parser)]
+#[command(name = "glitter", version, about, long_about = None)]
+pub struct Cli {
+    /// Data directory (default: $GLITTER_DATA_DIR, else $XDG_DATA_HOME/glitter, else
+    /// ~/.local/share/glitter).
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a new identity (refuses to overwrite an existing one).
+    Keygen {
+        /// Derive the identity from this 64-hex-digit seed instead of a random one
+        /// (for tests and demos; a seed is as secret as the key).
+        #[arg(long, value_name = "HEX")]
+        seed: Option<String>,
+    },
+    /// Print this data directory's identity.
+    Whoami,
+    /// Append a post to your chain.
+    Post {
+        /// The text (at most 512 bytes of UTF-8).
+        text: String,
+        /// Reply to a block, given as AUTHOR:SEQ (the block must be stored here).
+        #[arg(long, value_name = "AUTHOR:SEQ")]
+        reply_to: Option<String>,
+    },
+    /// Follow an author (appends a Follow block).
+    Follow {
+        /// The author's public key, 64 hex digits.
+        author: String,
+    },
+    /// Stop following an author (appends an Unfollow block).
+    Unfollow {
+        /// The author's public key, 64 hex digits.
+        author: String,
+    },
+    /// Set your profile (appends a Profile block).
+    Profile {
+        /// Display name (at most 64 bytes).
+        #[arg(long)]
+        name: String,
+        /// About text (at most 256 bytes).
+        #[arg(long, default_value = "")]
+        about: String,
+    },
+    /// Show your chain and the chains you imported, oldest first.
+    Feed,
+    /// Write a chain to a chain file.
+    Export {
+        /// Output file.
+        file: PathBuf,
+        /// Whose chain (default: your own).
+        #[arg(long, value_name = "AUTHOR")]
+        author: Option<String>,
+    },
+    /// Verify a chain file: print author, length and head id, or the failing block.
+    Verify {
+        /// The chain file.
+        file: PathBuf,
+    },
+    /// Verify a chain file and store it (an invalid file changes nothing).
+    Import {
+        /// The chain file.
+        file: PathBuf,
+    },
+    /// Run the scripted demo story in a temporary directory.
+    Demo,
+}
+
+/// The default data directory.
+pub fn default_data_dir() -> PathBuf {
+    if let Some(d) = std::env::var_os("GLITTER_DATA_DIR") {
+        return PathBuf::from(d);
+    }
+    if let Some(d) = std::env::var_os("XDG_DATA_HOME") {
+        return PathBuf::from(d).join("glitter");
+    }
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
+    home.join(".local/share/glitter")
+}
+
+/// Milliseconds since the Unix epoch, from the host clock.
+pub fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// Runs one command, printing to stdout.
+///
+/// # Errors
+/// A one-line description naming the file and block where relevant.
+pub fn run(cli: Cli) -> Result<()> {
+    let dir = cli.data_dir.unwrap_or_else(default_data_dir);
+    for line in execute(&dir, cli.command)? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+fn author_arg(s: &str) -> Result<glitter_core::PublicKey> {
+    let pk = parse_author(s).with_context(|| format!("{s:?} is not a 64-hex-digit author key"))?;
+    pk.validate()
+        .map_err(|e| anyhow::anyhow!("{s}: not a usable author key: {e}"))?;
+    Ok(pk)
+}
+
+/// Runs one command against the data directory at `dir`, returning the output lines.
+///
+/// # Errors
+/// As [`run`].
+pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    match command {
+        Command::Demo => return crate::demo::run(),
+        Command::Verify { file } => {
+            let chain = read_verified(&file)?;
+            out.push(format!("ok: {}", file.display()));
+            out.push(format!("author: {}", chain.author));
+            out.push(format!("blocks: {}", chain.headers.len()));
+            out.push(match chain.head() {
+                Some(h) => format!("head: seq {} id {}", h.seq, h.id()),
+                None => "head: (empty chain)".to_string(),
+            });
+            return Ok(out);
+        }
+        _ => {}
+    }
+    let data = DataDir::open(dir)?;
+    match command {
+        Command::Keygen { seed } => {
+            let seed: [u8; 32] = match seed {
+                Some(s) => hex::decode(s.trim())
+                    .ok()
+                    .and_then(|v| v.try_into().ok())
+                    .context("--seed must be 64 hex digits")?,
+                None => random_seed()?,
+            };
+            let keys = data.create_identity(seed)?;
+            out.push(format!("created identity {}", keys.public()));
+            out.push(format!("in {}", data.root().display()));
+        }
+        Command::Whoami => {
+            let keys = data.identity()?;
+            let chain = data.chain(&keys.public())?;
+            let name = feed::names(std::slice::from_ref(&chain))
+                .remove(&keys.public())
+                .unwrap_or_else(|| "(no profile)".into());
+            out.push(format!("{} {}", keys.public(), name));
+            out.push(format!("chain: {} blocks", chain.headers.len()));
+            let f = feed::follows(&chain);
+            out.push(format!("follows: {}", f.len()));
+        }
+        Command::Post { text, reply_to } => {
+            let reply = match reply_to {
+                None => None,
+                Some(r) => {
+                    let (a, s) = r.split_once(':').context("--reply-to takes AUTHOR:SEQ")?;
+                    let author = author_arg(a)?;
+                    let seq: u64 = s.parse().context("--reply-to: SEQ must be a number")?;
+                    let chain = data.chain(&author)?;
+                    let h = chain
+                        .headers
+                        .get((seq as usize).wrapping_sub(1))
+                        .with_context(|| {
+                            format!("--reply-to: block {author}:{seq} is not stored here")
+                        })?;
+                    Some(BlockRef::new(author, seq, h.id()))
+                }
+            };
+            let p = Payload::post(&text, reply).map_err(|e| anyhow::anyhow!("post text: {e}"))?;
+            let h = data.append_own(&p, now_ms())?;
+            out.push(format!("posted block {} ({})", h.seq, h.id()));
+        }
+        Command::Follow { author } => {
+            let a = author_arg(&author)?;
+            let h = data.append_own(&Payload::Follow(Follow { author: a.0 }), now_ms())?;
+            out.push(format!("following {a} (block {})", h.seq));
+        }
+        Command::Unfollow { author } => {
+            let a = author_arg(&author)?;
+            let h = data.append_own(&Payload::Unfollow(Unfollow { author: a.0 }), now_ms())?;
+            out.push(format!("unfollowed {a} (block {})", h.seq));
+        }
+        Command::Profile { name, about } => {
+            let p = Payload::profile(&name, &about).map_err(|e| anyhow::anyhow!("profile: {e}"))?;
+            let h = data.append_own(&p, now_ms())?;
+            out.push(format!("profile updated (block {})", h.seq));
+        }
+        Command::Feed => {
+            let mut chains = Vec::new();
+            for a in data.authors()? {
+                chains.push(data.chain(&a)?);
+            }
+            if chains.is_empty() {
+                out.push("(no chains yet: glitter keygen, glitter post, glitter import)".into());
+            }
+            out.extend(feed::render(&chains));
+        }
+        Command::Export { file, author } => {
+            let a = match author {
+                Some(a) => author_arg(&a)?,
+                None => data.identity()?.public(),
+            };
+            let chain = data.chain(&a)?;
+            if chain.headers.is_empty() {
+                bail!("no chain stored for {a}");
+            }
+            crate::datadir::write_atomic(&file, &ChainFile::from_chain(&chain).to_bytes(), false)?;
+            out.push(format!(
+                "exported {} blocks of {a} to {}",
+                chain.headers.len(),
+                file.display()
+            ));
+        }
+        Command::Import { file } => {
+            let chain = read_verified(&file)?;
+            let outcome = data
+                .import(&chain)
+                .with_context(|| format!("{}", file.display()))?;
+            out.push(match outcome {
+                ImportOutcome::New { blocks } => {
+                    format!("imported {blocks} blocks of {}", chain.author)
+                }
+                ImportOutcome::Extended { added } => {
+                    format!("added {added} blocks to {}", chain.author)
+                }
+                ImportOutcome::UpToDate => format!("{} already up to date", chain.author),
+            });
+        }
+        Command::Verify { .. } | Command::Demo => {}
+    }
+    Ok(out)
+}
+
+fn random_seed() -> Result<[u8; 32]> {
+    let mut seed = [0u8; 32];
+    getrandom::fill(&mut seed).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;
+    Ok(seed)
+}

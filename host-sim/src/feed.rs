@@ -1,0 +1,114 @@
+//! Human-readable views of chains.
+
+use crate::chainfile::VerifiedChain;
+use glitter_core::sig::PublicKey;
+use glitter_core::social::{Payload, TrustRole};
+use glitter_core::wire::header::Header;
+use std::collections::BTreeMap;
+use std::time::{Duration, UNIX_EPOCH};
+
+/// Formats a timestamp as RFC 3339 UTC to the second.
+pub fn time(ms: u64) -> String {
+    humantime::format_rfc3339_seconds(UNIX_EPOCH + Duration::from_millis(ms)).to_string()
+}
+
+/// A short form of an author key: the first 8 hex digits.
+pub fn short(pk: &PublicKey) -> String {
+    hex::encode(&pk.0[..4])
+}
+
+/// One line describing a block's payload (or "(pruned)").
+pub fn describe(h: &Header, payload: Option<&[u8]>, names: &BTreeMap<PublicKey, String>) -> String {
+    let name_of = |k: &[u8; 32]| {
+        let pk = PublicKey(*k);
+        names
+            .get(&pk)
+            .map(|n| format!("{n} ({})", short(&pk)))
+            .unwrap_or_else(|| short(&pk))
+    };
+    let Some(p) = payload else {
+        return format!("{} (payload pruned)", h.kind.name());
+    };
+    match Payload::decode(h.kind, p) {
+        Ok(Payload::Post(post)) => match post.reply_to {
+            Some(r) => format!("replied to {}#{}: {}", name_of(&r.author), r.seq, post.text),
+            None => format!("posted: {}", post.text),
+        },
+        Ok(Payload::Profile(pr)) => format!(
+            "set profile name={:?} about={:?}",
+            pr.name.as_str(),
+            pr.about.as_str()
+        ),
+        Ok(Payload::Follow(f)) => format!("followed {}", name_of(&f.author)),
+        Ok(Payload::Unfollow(f)) => format!("unfollowed {}", name_of(&f.author)),
+        Ok(Payload::Trust(t)) => match t.role {
+            TrustRole::Custodian => format!("trusts {} as backup custodian", name_of(&t.subject)),
+            TrustRole::Witness => format!(
+                "trusts {} as witness (k={})",
+                name_of(&t.subject),
+                t.threshold
+            ),
+            TrustRole::Revoke => format!("revoked trust in {}", name_of(&t.subject)),
+        },
+        Ok(Payload::Attestation(a)) => format!("attested {} head(s)", a.heads.len()),
+        Err(e) => format!("{} (undecodable payload: {e})", h.kind.name()),
+    }
+}
+
+/// The latest profile name of each chain.
+pub fn names(chains: &[VerifiedChain]) -> BTreeMap<PublicKey, String> {
+    let mut out = BTreeMap::new();
+    for c in chains {
+        for (h, p) in c.headers.iter().zip(&c.payloads) {
+            if let Some(p) = p
+                && let Ok(Payload::Profile(pr)) = Payload::decode(h.kind, p)
+            {
+                out.insert(c.author, pr.name.as_str().to_string());
+            }
+        }
+    }
+    out
+}
+
+/// The authors a chain currently follows (Follow minus later Unfollow).
+pub fn follows(chain: &VerifiedChain) -> Vec<PublicKey> {
+    let mut set = std::collections::BTreeSet::new();
+    for (h, p) in chain.headers.iter().zip(&chain.payloads) {
+        match p.as_deref().map(|p| Payload::decode(h.kind, p)) {
+            Some(Ok(Payload::Follow(f))) => {
+                set.insert(PublicKey(f.author));
+            }
+            Some(Ok(Payload::Unfollow(f))) => {
+                set.remove(&PublicKey(f.author));
+            }
+            _ => {}
+        }
+    }
+    set.into_iter().collect()
+}
+
+/// All blocks of `chains`, oldest first, one line each.
+pub fn render(chains: &[VerifiedChain]) -> Vec<String> {
+    let names = names(chains);
+    let mut rows: Vec<(u64, PublicKey, u64, String)> = Vec::new();
+    for c in chains {
+        for (h, p) in c.headers.iter().zip(&c.payloads) {
+            rows.push((
+                h.timestamp_ms,
+                c.author,
+                h.seq,
+                describe(h, p.as_deref(), &names),
+            ));
+        }
+    }
+    rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    rows.into_iter()
+        .map(|(ts, a, seq, text)| {
+            let who = names
+                .get(&a)
+                .map(|n| format!("{n} ({})", short(&a)))
+                .unwrap_or_else(|| short(&a));
+            format!("{}  {who} #{seq}  {text}", time(ts))
+        })
+        .collect()
+}

@@ -1,0 +1,8 @@
+//! glitter on a host: the local data directory, chain files, the `glitter` CLI's
+//! commands, and (later) the deterministic network simulator.
+
+pub mod chainfile;
+pub mod cli;
+pub mod datadir;
+pub mod demo;
+pub mod feed;
