@@ -292,6 +292,19 @@ impl core::fmt::Display for PublicKey {
     }
 }
 
+/// The all-zero seed was given; it is not accepted as a secret.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ZeroSeed;
+
+impl core::fmt::Display for ZeroSeed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str("the all-zero seed is not a valid secret")
+    }
+}
+
+impl core::error::Error for ZeroSeed {}
+
 /// An Ed25519 key pair derived from a 32-byte seed (RFC 8032 §5.1.5).
 #[derive(Clone)]
 pub struct KeyPair {
@@ -300,10 +313,14 @@ pub struct KeyPair {
 
 impl KeyPair {
     /// Derives the key pair from `seed`. Deterministic: the same seed gives the same keys.
-    pub fn from_seed(seed: [u8; 32]) -> KeyPair {
-        KeyPair {
-            inner: ed::KeyPair::from_seed(ed::Seed::new(seed)),
-        }
+    ///
+    /// # Errors
+    /// [`ZeroSeed`] for the all-zero seed, which ed25519-compact refuses (it would
+    /// panic in its own `from_seed`; glitter never lets it).
+    pub fn from_seed(seed: [u8; 32]) -> Result<KeyPair, ZeroSeed> {
+        ed::KeyPair::try_from_seed(ed::Seed::new(seed))
+            .map(|inner| KeyPair { inner })
+            .map_err(|_| ZeroSeed)
     }
 
     /// The public half.
@@ -364,7 +381,7 @@ mod tests {
             ),
         ];
         for (sk, pk, msg, sig) in cases {
-            let kp = KeyPair::from_seed(h32(sk));
+            let kp = KeyPair::from_seed(h32(sk)).unwrap();
             assert_eq!(hex::encode(kp.public().0), pk);
             let m = hex::decode(msg).unwrap();
             let s = kp.sign(&m);
@@ -389,7 +406,8 @@ mod tests {
 
     #[test]
     fn malleated_s_is_rejected() {
-        let kp = KeyPair::from_seed([7; 32]);
+        let kp = KeyPair::from_seed([7; 32]).unwrap();
+        assert_eq!(KeyPair::from_seed([0; 32]).unwrap_err(), ZeroSeed);
         let mut sig = kp.sign(b"m");
         // S + L: add L to the little-endian S.
         let mut carry = 0u16;

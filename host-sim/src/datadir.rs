@@ -81,7 +81,7 @@ impl DataDir {
                 path.display()
             );
         }
-        let keys = KeyPair::from_seed(seed);
+        let keys = KeyPair::from_seed(seed).map_err(|e| anyhow::anyhow!("{e}"))?;
         keys.public()
             .validate()
             .map_err(|e| anyhow::anyhow!("seed gives an unusable key: {e}"))?;
@@ -105,7 +105,7 @@ impl DataDir {
             .ok()
             .and_then(|v| v.try_into().ok())
             .with_context(|| format!("{}: not a 64-hex-digit seed", path.display()))?;
-        Ok(KeyPair::from_seed(seed))
+        KeyPair::from_seed(seed).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
     }
 
     /// The authors whose chains are stored, sorted.

@@ -101,7 +101,7 @@ pub fn render(chains: &[VerifiedChain]) -> Vec<String> {
             ));
         }
     }
-    rows.sort_by(|a, b| (a.0, a.1, a.2).cmp(&(b.0, b.1, b.2)));
+    rows.sort_by_key(|r| (r.0, r.1, r.2));
     rows.into_iter()
         .map(|(ts, a, seq, text)| {
             let who = names

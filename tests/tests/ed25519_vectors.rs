@@ -62,7 +62,7 @@ fn render(cases: &[Case]) -> String {
         "// GENERATED from speccheck_cases.json and wycheproof_ed25519.json (see SOURCE.md).\n\
          // Do not edit. Regenerate on purpose: GLITTER_REGEN_VECTORS=1 cargo test -p glitter-tests --test ed25519_vectors\n\
          /// (case name, public key, message, signature, glitter's verdict).\n\
-         #[allow(dead_code)]\n\
+         #[allow(dead_code, clippy::type_complexity)]\n\
          pub const PINNED: &[(&str, &[u8], &[u8], &[u8], &str)] = &[\n",
     );
     for c in cases {

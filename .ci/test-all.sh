@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# glitter's one test command: sets up what it needs, then runs every test.
+#   bash .ci/test-all.sh
+# Installs (when missing): the thumb targets (rustup) and qemu-system-arm (apt-get).
+# Runs: fmt and clippy checks, rustdoc, all host tests, the no_std builds of core for
+# thumbv7m (with and without defmt), and the firmware under QEMU (when present).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n==> %s\n' "$*"; }
+passed=0
+ok() { passed=$((passed + 1)); }
+
+step "set-up: rust targets"
+for t in thumbv7m-none-eabi thumbv7em-none-eabihf; do
+  if ! rustup target list --installed | grep -qx "$t"; then
+    rustup target add "$t"
+  fi
+done
+rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+
+step "set-up: qemu-system-arm"
+if ! command -v qemu-system-arm >/dev/null 2>&1; then
+  SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq qemu-system-arm >/dev/null
+fi
+qemu-system-arm --version | head -1
+
+step "format and lints (host workspace)"
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
+ok
+
+step "core builds for thumbv7m-none-eabi without an allocator (with and without defmt)"
+cargo build -p glitter-core --target thumbv7m-none-eabi --quiet
+cargo build -p glitter-core --target thumbv7m-none-eabi --features defmt --quiet
+ok
+
+step "host tests"
+log="$(mktemp)"
+cargo test --workspace 2>&1 | tee "$log"
+host_tests=$(grep -E '^test result: ok\.' "$log" | awk '{s += $4} END {print s + 0}')
+rm -f "$log"
+echo "host tests passed: ${host_tests}"
+ok
+
+if [ -x firmware-example/run-qemu.sh ] || [ -f firmware-example/run-qemu.sh ]; then
+  step "firmware: QEMU runs, sizes, board build"
+  bash firmware-example/run-qemu.sh
+  ok
+fi
+
+echo
+echo "test-all: ${passed} suites ok (${host_tests} host tests)"
+echo "test-all: $((host_tests + passed)) passed, 0 failed"
