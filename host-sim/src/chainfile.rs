@@ -9,7 +9,7 @@
 //! | per block     | 212 + 1 + len | header, `1` if the payload follows or `0` if it was pruned, then the payload (`payload_len` bytes from the header) |
 //!
 //! Blocks are in seq order from 1. Nothing may follow the last block. Reading checks
-//! only the framing; [`verify`] checks every block with `ChainState::verify_next`.
+//! only the framing; [`ChainFile::verify`] checks every block with `ChainState::verify_next`.
 
 use anyhow::{Context, Result, bail};
 use glitter_core::chain::ChainState;
