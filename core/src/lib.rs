@@ -37,6 +37,7 @@ pub mod hash;
 pub mod lipmaa;
 pub mod sig;
 pub mod social;
+pub mod sync;
 pub mod wire;
 
 pub use block::BlockBuilder;

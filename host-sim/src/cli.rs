@@ -85,8 +85,14 @@ pub enum Command {
         /// The chain file.
         file: PathBuf,
     },
-    /// Run the scripted demo story in a temporary directory.
+    /// Run the demo story: three people, real crypto, a simulated network.
     Demo,
+    /// Run a simulator scenario (deterministic; prints its seed and replay command).
+    Sim {
+        /// The scenario.
+        #[command(subcommand)]
+        scenario: crate::simcli::SimCommand,
+    },
 }
 
 /// The default data directory.
@@ -138,6 +144,7 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
     let mut out = Vec::new();
     match command {
         Command::Demo => return crate::demo::run(),
+        Command::Sim { scenario } => return crate::simcli::run(scenario),
         Command::Verify { file } => {
             let chain = read_verified(&file)?;
             out.push(format!("ok: {}", file.display()));
@@ -253,7 +260,7 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
                 ImportOutcome::UpToDate => format!("{} already up to date", chain.author),
             });
         }
-        Command::Verify { .. } | Command::Demo => {}
+        Command::Verify { .. } | Command::Demo | Command::Sim { .. } => {}
     }
     Ok(out)
 }

@@ -6,3 +6,5 @@ pub mod cli;
 pub mod datadir;
 pub mod demo;
 pub mod feed;
+pub mod sim;
+pub mod simcli;

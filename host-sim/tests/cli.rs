@@ -138,6 +138,10 @@ fn demo_tells_its_story() {
     let out = glitter_sim::demo::run().unwrap();
     let text = out.join("\n");
     for needle in [
+        "alice posts block 1",
+        "bob has verified and stored it",
+        "charlie has verified and stored it",
+        "0 invalid blocks stored: true",
         "alice    8a88e3dd",
         "bob verified 4 blocks of alice",
         "posted: Hello, glitter! My first block.",

@@ -1,0 +1,22 @@
+//! Sans-IO replication.
+//!
+//! A [`Node`] is driven by [`Node::handle`] (a message arrived) and [`Node::tick`] (time
+//! passed); it never does I/O, reads a clock or draws randomness itself. Messages it
+//! wants sent go to a caller-provided [`Outbox`]. The same `Node` runs in the
+//! simulator, on a microcontroller and behind a real transport.
+//!
+//! The protocol: each tick a node sends its heads (for its own chain and the authors
+//! it follows) to one peer chosen at random (push); in push-pull mode the peer answers
+//! with its heads where it is ahead (pull). Whoever is behind asks for the missing
+//! blocks with `Want` and gets them as `Block`s, and verifies each with the chain
+//! validator before storing it. Wants in flight are remembered, so a block is fetched
+//! about once per node however many peers announce it.
+
+pub mod message;
+pub mod node;
+
+pub use message::{HeadEntry, Message};
+pub use node::{
+    Config, GossipMode, HandleError, Node, NodeStats, Outbox, OutboxFull, PeerId, StoreFull,
+    Stored, SyncStore,
+};
