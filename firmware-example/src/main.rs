@@ -1,0 +1,63 @@
+//! # glitter-firmware
+//!
+//! glitter's core on a Cortex-M microcontroller: a story that creates an identity,
+//! appends posts, verifies its own chain and a received one, checks every pinned
+//! Ed25519 verdict, and exits with a status that CI can read.
+//!
+//! One source, three machines, chosen by cargo feature (see the README):
+//!
+//! | feature | machine | target |
+//! | --- | --- | --- |
+//! | `lm3s6965` (default) | QEMU lm3s6965evb, Cortex-M3 | `thumbv7m-none-eabi` |
+//! | `mps2-an386` | QEMU mps2-an386, Cortex-M4F | `thumbv7em-none-eabihf` |
+//! | `nrf52840` | nRF52840 board, via probe-rs | `thumbv7em-none-eabihf` |
+//!
+//! The firmware holds no logic of its own: all of glitter is `glitter_core`. This
+//! crate is the wiring (memory, console, clock, flash, exit status) and the story.
+#![no_std]
+#![no_main]
+
+#[cfg(not(any(feature = "qemu", feature = "nrf52840")))]
+compile_error!("select a machine feature: lm3s6965 (default), mps2-an386 or nrf52840");
+
+// Linking needs cortex-m's critical-section implementation even where no code of
+// this crate names it.
+use cortex_m as _;
+
+mod console;
+mod meter;
+mod platform;
+mod stack;
+mod story;
+mod vectors;
+
+use cortex_m_rt::{ExceptionFrame, entry, exception};
+
+#[entry]
+fn main() -> ! {
+    // Big buffers live in static RAM (`static mut` at the top of `#[entry]` is
+    // cortex-m-rt's safe idiom: it becomes a `&'static mut`), so the stack figure
+    // measures the core's own needs.
+    static mut BUFFERS: story::Buffers = story::Buffers::new();
+
+    #[allow(unused_mut, reason = "only the board's RNG needs it")]
+    let mut board = platform::Board::init();
+    #[cfg(feature = "nrf52840")]
+    story::fresh_identity(platform::fresh_seed(&mut board));
+    let checks = story::run(platform::MACHINE, &board.meter, BUFFERS);
+    platform::exit(checks.all_passed())
+}
+
+/// A HardFault fails the run: say where, then exit with failure.
+#[exception]
+unsafe fn HardFault(frame: &ExceptionFrame) -> ! {
+    outln!("HARDFAULT at pc {:#010x}", frame.pc());
+    platform::exit(false)
+}
+
+/// A panic fails the run: print the message, then exit with failure.
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo<'_>) -> ! {
+    outln!("PANIC: {}", info);
+    platform::exit(false)
+}
