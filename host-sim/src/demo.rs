@@ -46,12 +46,12 @@ fn network(out: &mut Vec<String>) -> Result<()> {
     .build()
     .map_err(anyhow::Error::msg)?;
     let names = ["alice", "bob", "charlie"];
-    for i in 0..3 {
+    for (i, name) in names.iter().enumerate() {
         for j in 0..3 {
             sim.follow(i, j);
             sim.connect(i, j);
         }
-        out.push(format!("{:<8} {}", names[i], sim.author(i)));
+        out.push(format!("{name:<8} {}", sim.author(i)));
     }
     out.push("links: 20-120 ms latency, 10% of messages lost; everyone follows everyone".into());
     sim.run_until(2_000, |_| {});
