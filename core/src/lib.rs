@@ -31,6 +31,7 @@
     )
 )]
 
+pub mod attest;
 pub mod block;
 pub mod chain;
 pub mod hash;

@@ -227,6 +227,11 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
             if chains.is_empty() {
                 out.push("(no chains yet: glitter keygen, glitter post, glitter import)".into());
             }
+            for (author, seq) in data.forks()? {
+                out.push(format!(
+                    "!! {author} FORKED at seq {seq}: blocks from there on are disputed"
+                ));
+            }
             out.extend(feed::render(&chains));
         }
         Command::Export { file, author } => {

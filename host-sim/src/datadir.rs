@@ -13,7 +13,7 @@
 
 use crate::chainfile::{ChainFile, VerifiedChain, read_verified};
 use anyhow::{Context, Result, bail};
-use glitter_core::chain::{ChainState, Head};
+use glitter_core::chain::{ChainState, ForkProof, Head};
 use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::social::Payload;
 use glitter_core::wire::header::Header;
@@ -67,6 +67,30 @@ impl DataDir {
 
     fn chain_path(&self, author: &PublicKey) -> PathBuf {
         self.root.join("chains").join(format!("{author}.chain"))
+    }
+
+    fn fork_path(&self, author: &PublicKey) -> PathBuf {
+        self.root.join("forks").join(format!("{author}.fork"))
+    }
+
+    /// Fork proofs held: (author, forked seq), verified on load (invalid files skipped).
+    ///
+    /// # Errors
+    /// On I/O failure.
+    pub fn forks(&self) -> Result<Vec<(PublicKey, u64)>> {
+        let dir = self.root.join("forks");
+        let mut out = Vec::new();
+        if !dir.exists() {
+            return Ok(out);
+        }
+        for e in std::fs::read_dir(dir)? {
+            let bytes = std::fs::read(e?.path())?;
+            if let Ok(p) = ForkProof::decode(&bytes) {
+                out.push((p.author(), p.seq()));
+            }
+        }
+        out.sort();
+        Ok(out)
     }
 
     /// Creates the identity from `seed`.
@@ -193,10 +217,19 @@ impl DataDir {
         let held = self.chain(&incoming.author)?;
         for (a, b) in held.headers.iter().zip(&incoming.headers) {
             if a.id() != b.id() {
+                // Two valid signed blocks at one seq: keep the transferable proof and
+                // mark the author as forked; the stored chain is left as it was.
+                let proof = ForkProof::new(*a, *b).map_err(|e| {
+                    anyhow::anyhow!("conflicting block {} is not a valid fork: {e}", a.seq)
+                })?;
+                std::fs::create_dir_all(self.root.join("forks"))?;
+                let path = self.fork_path(&incoming.author);
+                write_atomic(&path, &proof.to_bytes(), false)?;
                 bail!(
-                    "author {} forked: block {} differs from the stored one; nothing imported",
+                    "author {} FORKED at seq {}: fork proof saved to {}; nothing imported",
                     incoming.author,
-                    a.seq
+                    a.seq,
+                    path.display()
                 );
             }
         }

@@ -85,6 +85,22 @@ pub enum SimCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// An author signs two blocks at one seq and sends them to different halves: how
+    /// fast every honest node holds the fork proof; no honest node confirms a branch.
+    Equivocate {
+        /// Number of nodes.
+        #[arg(long, default_value_t = 20)]
+        nodes: usize,
+        /// Link loss rate.
+        #[arg(long, default_value_t = 0.1)]
+        drop: f64,
+        /// Repeat over this many seeds and summarise.
+        #[arg(long, default_value_t = 100)]
+        seeds: u64,
+        /// Seed and report files.
+        #[command(flatten)]
+        common: Common,
+    },
     /// Nodes crash and restart at a rate; measure convergence.
     Churn {
         /// Number of nodes.
@@ -363,6 +379,105 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                 common.seed, common.seed
             ));
             faults_batch(&mut out, "partition", &plan, seeds, &common)?;
+        }
+        SimCommand::Equivocate {
+            nodes,
+            drop,
+            seeds,
+            common,
+        } => {
+            if nodes < 8 || seeds == 0 {
+                bail!(
+                    "--nodes must be at least 8 (4 are the author and its witnesses) and --seeds at least 1"
+                );
+            }
+            out.push(format!(
+                "seed {}; replay: glitter sim equivocate --nodes {nodes} --drop {drop} --seeds {seeds} --seed {}",
+                common.seed, common.seed
+            ));
+            let pb = bar(seeds, "equivocate");
+            let mut results = Vec::new();
+            for k in 0..seeds {
+                let seed = common.seed.wrapping_add(k);
+                results.push(crate::sim::equivocate::run(seed, nodes, drop)?);
+                pb.inc(1);
+            }
+            pb.finish_and_clear();
+            let mut dist = std::collections::BTreeMap::new();
+            for o in &results {
+                *dist
+                    .entry(
+                        o.rounds_to_all_proofs
+                            .map_or("never".to_string(), |r| r.to_string()),
+                    )
+                    .or_insert(0) += 1;
+            }
+            let rounds: Vec<u64> = results
+                .iter()
+                .filter_map(|o| o.rounds_to_all_proofs)
+                .collect();
+            let mean = rounds.iter().sum::<u64>() as f64 / rounds.len().max(1) as f64;
+            out.extend(report::table(
+                &["metric", "value"],
+                &[
+                    vec!["runs".into(), seeds.to_string()],
+                    vec![
+                        "every honest node holds the proof".into(),
+                        format!("{} of {seeds} runs", rounds.len()),
+                    ],
+                    vec![
+                        "rounds until then: mean / max".into(),
+                        format!("{mean:.2} / {}", rounds.iter().max().copied().unwrap_or(0)),
+                    ],
+                    vec!["distribution (rounds: runs)".into(), format!("{dist:?}")],
+                    vec![
+                        "honest nodes confirming a branch".into(),
+                        results
+                            .iter()
+                            .map(|o| o.honest_confirmations)
+                            .sum::<u64>()
+                            .to_string(),
+                    ],
+                    vec![
+                        "honest block confirmed before the fork".into(),
+                        format!(
+                            "{} of {seeds} runs",
+                            results.iter().filter(|o| o.confirmed_before_fork).count()
+                        ),
+                    ],
+                    vec![
+                        "fork-proof messages per run".into(),
+                        format!(
+                            "{:.0}",
+                            results.iter().map(|o| o.fork_messages).sum::<u64>() as f64
+                                / seeds as f64
+                        ),
+                    ],
+                ],
+            ));
+            if let Some(p) = &common.json {
+                report::write_json(p, &results)?;
+                out.push(format!("report: {}", p.display()));
+            }
+            if let Some(p) = &common.svg {
+                let pts: Vec<(f64, f64)> = results[0]
+                    .series
+                    .iter()
+                    .map(|(r, c)| (*r as f64, *c))
+                    .collect();
+                report::write_svg(
+                    p,
+                    &report::svg(
+                        "Equivocation: honest nodes holding the fork proof",
+                        "round",
+                        &[Line {
+                            name: "with proof",
+                            points: &pts,
+                        }],
+                    ),
+                )?;
+                out.push(format!("plot: {}", p.display()));
+            }
         }
         SimCommand::Churn {
             nodes,

@@ -204,3 +204,36 @@ fn scale_without_memoisation_every_node_verifies() {
     assert_eq!(m.trace_hash, o.trace_hash);
     assert!(m.real_signature_checks <= m.posts);
 }
+
+#[test]
+fn equivocation_is_caught_everywhere_and_never_confirmed() {
+    use glitter_sim::sim::equivocate;
+    let seeds: u64 = std::env::var("GLITTER_EQUIVOCATE_SEEDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
+    let mut dist = std::collections::BTreeMap::new();
+    let mut slow = Vec::new();
+    for seed in 1..=seeds {
+        let o = equivocate::run(seed, 20, 0.1).unwrap();
+        let r = o.rounds_to_all_proofs.unwrap_or(u64::MAX);
+        if r > 12 {
+            slow.push(format!(
+                "{} honest nodes of {} hold the proof; rounds {:?}; {}",
+                o.nodes_with_proof,
+                o.honest_nodes,
+                o.rounds_to_all_proofs,
+                replay("equivocate --nodes 20 --drop 0.1", seed)
+            ));
+        }
+        assert_eq!(o.honest_confirmations, 0, "{}", replay("equivocate", seed));
+        assert!(
+            o.confirmed_before_fork,
+            "witnesses never confirmed the honest block; {}",
+            replay("equivocate", seed)
+        );
+        *dist.entry(r).or_insert(0u32) += 1;
+    }
+    eprintln!("rounds until every honest node holds the fork proof: {dist:?}");
+    assert!(slow.is_empty(), "{}", slow.join("\n"));
+}

@@ -74,6 +74,8 @@ pub struct Config {
     pub ban_score: i32,
     /// How long a ban lasts.
     pub ban_ms: u64,
+    /// A fork proof is re-sent to the same peer at most once per this interval.
+    pub fork_resend_ms: u64,
 }
 
 impl Default for Config {
@@ -85,6 +87,7 @@ impl Default for Config {
             penalty_malformed: 10,
             ban_score: -50,
             ban_ms: 60_000,
+            fork_resend_ms: 5_000,
         }
     }
 }
@@ -128,10 +131,12 @@ pub enum HandleError {
 }
 
 #[derive(Clone, Copy, Debug)]
-struct Peer {
+struct Peer<const FORKS: usize> {
     id: PeerId,
     score: i32,
     banned_until_ms: u64,
+    /// When each remembered fork proof was last sent to this peer (0: never).
+    fork_sent_ms: [u64; FORKS],
 }
 
 /// A `Want` in flight: blocks `from..end` of `author`, requested at `sent_ms`.
@@ -208,7 +213,7 @@ pub struct Node<
     store: S,
     sigs: C,
     config: Config,
-    peers: Vec<Peer, PEERS>,
+    peers: Vec<Peer<FORKS>, PEERS>,
     interests: Vec<PublicKey, AUTHORS>,
     wants: Vec<PendingWant, WANTS>,
     forks: Vec<ForkProof, FORKS>,
@@ -298,6 +303,7 @@ where
                     id,
                     score: 0,
                     banned_until_ms: 0,
+                    fork_sent_ms: [0; FORKS],
                 })
                 .is_ok()
     }
@@ -469,6 +475,58 @@ where
         if out.send(peer, &msg).is_err() {
             self.stats.outbox_full += 1;
         }
+        self.send_forks(now_ms, peer, None, out);
+    }
+
+    /// Sends `peer` the fork proofs it has not had from us within the resend interval.
+    /// With `about`, only proofs against authors listed there (the pull half: a peer
+    /// that announces a forked author's head learns of the fork in return).
+    fn send_forks<O: Outbox + ?Sized>(
+        &mut self,
+        now_ms: u64,
+        peer: PeerId,
+        about: Option<&[HeadEntry]>,
+        out: &mut O,
+    ) {
+        if self.forks.is_empty() {
+            return;
+        }
+        if self.peer_index(peer).is_none() {
+            let _ = self.add_peer(peer);
+        }
+        let Some(pi) = self.peer_index(peer) else {
+            return;
+        };
+        let interval = self.config.fork_resend_ms;
+        for (i, proof) in self.forks.iter().enumerate() {
+            if let Some(heads) = about
+                && !heads.iter().any(|e| e.author == proof.author())
+            {
+                continue;
+            }
+            let Some(p) = self.peers.get_mut(pi) else {
+                return;
+            };
+            let Some(last) = p.fork_sent_ms.get_mut(i) else {
+                return;
+            };
+            if *last != 0 && now_ms.saturating_sub(*last) < interval {
+                continue;
+            }
+            if out.send(peer, &Message::Fork(*proof)).is_err() {
+                self.stats.outbox_full += 1;
+                return;
+            }
+            *last = now_ms.max(1);
+        }
+    }
+
+    /// True if this node holds a fork proof against `author`; returns the forked seq.
+    pub fn forked_at(&self, author: &PublicKey) -> Option<u64> {
+        self.forks
+            .iter()
+            .find(|f| f.author() == *author)
+            .map(|f| f.seq())
     }
 
     /// Processes one received message from `from`.
@@ -514,7 +572,11 @@ where
                 r
             }
             Message::Fork(proof) => {
-                self.remember_fork(proof);
+                // Only about authors we replicate: anyone can fork their own chain, so
+                // proofs about strangers would just fill the table.
+                if self.follows(&proof.author()) {
+                    self.remember_fork(proof);
+                }
                 Ok(())
             }
         }

@@ -16,6 +16,7 @@
 //! uniform latency in `[latency_ms_min, latency_ms_max]` (jitter reorders messages),
 //! and duplicated with `duplicate_rate` (the copy gets its own latency).
 
+pub mod equivocate;
 pub mod reference;
 pub mod report;
 pub mod scenarios;
@@ -253,6 +254,8 @@ impl Sim {
             mode: cfg.mode,
             // A want suppresses duplicates for a little over one round trip.
             want_timeout_ms: (2 * cfg.latency_ms_max + cfg.tick_interval_ms).max(1),
+            // A lost fork proof is offered again after two gossip rounds.
+            fork_resend_ms: 2 * cfg.tick_interval_ms,
             ..Config::default()
         };
         let mut keys = Vec::with_capacity(cfg.nodes);
@@ -436,6 +439,30 @@ impl Sim {
         Ok(h)
     }
 
+    /// Node `i` appends any payload to its own chain now. Returns the header.
+    ///
+    /// # Errors
+    /// If the node is down or the payload is invalid.
+    pub fn publish(&mut self, i: usize, payload: &Payload) -> Result<Header, ChainError> {
+        let mut buf = [0u8; 1024];
+        let bytes = payload.encode(&mut buf).map_err(ChainError::from)?.to_vec();
+        let keys = self.keys[i].clone();
+        let now = self.now_ms;
+        let node = self.nodes[i].as_mut().ok_or(ChainError::WrongAuthor)?;
+        let h = node.append_own(&keys, payload.kind(), now, &bytes)?;
+        self.fold(&[9, i as u64, h.seq]);
+        Ok(h)
+    }
+
+    /// Node `i`'s store (up or down).
+    pub fn store_of(&self, i: usize) -> Option<&MemStore> {
+        match (&self.nodes[i], &self.dormant[i]) {
+            (Some(n), _) => Some(n_store(n)),
+            (None, Some(s)) => Some(s),
+            _ => None,
+        }
+    }
+
     /// Splits the network: `group[i]` is node i's side; messages between sides are lost.
     pub fn partition(&mut self, group: Vec<u8>) {
         assert_eq!(group.len(), self.nodes.len(), "one group per node");
@@ -464,6 +491,7 @@ impl Sim {
             let config = Config {
                 mode: self.cfg.mode,
                 want_timeout_ms: (2 * self.cfg.latency_ms_max + self.cfg.tick_interval_ms).max(1),
+                fork_resend_ms: 2 * self.cfg.tick_interval_ms,
                 ..Config::default()
             };
             let mut n = SimNode::new(self.author(i), store, self.sigs.clone(), config);

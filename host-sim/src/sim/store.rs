@@ -40,6 +40,12 @@ impl MemStore {
         self.chains.get(author).map_or(&[], |c| &c.headers)
     }
 
+    /// The stored payload of (`author`, `seq`), if kept.
+    pub fn payload_ref(&self, author: &PublicKey, seq: u64) -> Option<&[u8]> {
+        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
+        self.chains.get(author)?.payloads.get(i)?.as_deref()
+    }
+
     /// Authors with at least one block.
     pub fn authors(&self) -> impl Iterator<Item = &PublicKey> {
         self.chains.keys()
