@@ -1,7 +1,7 @@
 //! Witness consensus: designated witnesses, k-of-n confirmation of chain heads, and
 //! evidence against witnesses that attest two different blocks at one position.
 //!
-//! A person designates witnesses with [`Trust`] blocks (role `Witness`, with the
+//! A person designates witnesses with [`Trust`](crate::social::Trust) blocks (role `Witness`, with the
 //! threshold k); a later `Revoke` withdraws one. Witnesses publish [`Attestation`]
 //! blocks on their own chains listing the heads (author, seq, id) they verified.
 //!

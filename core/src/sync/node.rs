@@ -221,6 +221,8 @@ pub struct Node<
     parked: Vec<Parked, PARKED>,
     stored: Vec<Stored, STORED_NOTICES_MAX>,
     rotation: usize,
+    /// A fork proof arrived since the last tick: offer it to every peer.
+    fork_flood: bool,
     stats: NodeStats,
 }
 
@@ -254,6 +256,7 @@ where
             parked: Vec::new(),
             stored: Vec::new(),
             rotation: 0,
+            fork_flood: false,
             stats: NodeStats::default(),
         }
     }
@@ -449,6 +452,18 @@ where
         let n = self.peers.len();
         if n == 0 {
             return;
+        }
+        if self.fork_flood {
+            // Fork proofs are rare and urgent: offer a new one to every peer once
+            // (bounded by the peer table and the per-peer resend interval).
+            self.fork_flood = false;
+            for i in 0..n {
+                if let Some(p) = self.peers.get(i).copied()
+                    && p.banned_until_ms <= now_ms
+                {
+                    self.send_forks(now_ms, p.id, None, out);
+                }
+            }
         }
         // A few draws to skip banned peers; bounded, so a node whose peers are all
         // banned simply stays quiet this tick.
@@ -860,6 +875,7 @@ where
         }
         if self.forks.push(p).is_ok() {
             self.stats.forks += 1;
+            self.fork_flood = true;
         }
     }
 }

@@ -13,8 +13,10 @@
 //!
 //! and every message a node emits goes through the link model: dropped if the two
 //! nodes are in different partitions, dropped with `drop_rate`, else delivered after a
-//! uniform latency in `[latency_ms_min, latency_ms_max]` (jitter reorders messages),
-//! and duplicated with `duplicate_rate` (the copy gets its own latency).
+//! uniform latency in `[latency_ms_min, latency_ms_max]` (jitter reorders messages
+//! sent in different steps; a burst one step sends to one peer keeps its order, as on
+//! one connection), and duplicated with `duplicate_rate` (the copy gets its own
+//! latency, so it may overtake).
 
 pub mod equivocate;
 pub mod reference;
@@ -36,7 +38,7 @@ use std::collections::BinaryHeap;
 use store::MemStore;
 
 /// A simulated node: the real core `Node` over an in-memory store.
-pub type SimNode = Node<MemStore, SigCache, 128, 512, 64, 8, 8>;
+pub type SimNode = Node<MemStore, SigCache, 256, 512, 64, 4, 8>;
 
 /// Derives the seed of stream `stream` from the root seed (SplitMix64 finaliser).
 pub fn stream_seed(root: u64, stream: u64) -> u64 {
@@ -235,7 +237,7 @@ pub struct Sim {
     nodes: Vec<Option<SimNode>>,
     dormant: Vec<Option<MemStore>>,
     keys: Vec<KeyPair>,
-    peers_of: Vec<Vec<u32>>,
+    pub(crate) peers_of: Vec<Vec<u32>>,
     follows_of: Vec<Vec<PublicKey>>,
     node_rngs: Vec<ChaCha8Rng>,
     net: ChaCha8Rng,
@@ -534,6 +536,10 @@ impl Sim {
     }
 
     fn send_all(&mut self, from: u32, out: VecOutbox) {
+        // Messages one step sends to one destination travel together (one latency
+        // draw, order kept), as a burst on one connection would; separate steps and
+        // duplicates draw their own latency, so the link still reorders.
+        let mut burst_latency: Vec<(u32, u64)> = Vec::new();
         for (to, bytes) in out.messages {
             let t = match bytes.first() {
                 Some(1) => &mut self.stats.heads,
@@ -559,12 +565,21 @@ impl Sim {
                 } else {
                     1
                 };
-            for _ in 0..copies {
-                let lat = range(
-                    &mut self.net,
-                    self.cfg.latency_ms_min,
-                    self.cfg.latency_ms_max,
-                );
+            for c in 0..copies {
+                let lat = match burst_latency.iter().find(|(d, _)| *d == to) {
+                    Some((_, l)) if c == 0 => *l,
+                    _ => {
+                        let l = range(
+                            &mut self.net,
+                            self.cfg.latency_ms_min,
+                            self.cfg.latency_ms_max,
+                        );
+                        if c == 0 {
+                            burst_latency.push((to, l));
+                        }
+                        l
+                    }
+                };
                 let at = self.now_ms + lat;
                 self.schedule(
                     at,

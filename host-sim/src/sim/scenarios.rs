@@ -323,7 +323,8 @@ pub fn scale(
     let mut series = Vec::new();
     let mut next = 0usize;
     let mut t = 0u64;
-    let limit_ms = 600_000u64;
+    // Five simulated minutes: posting takes one, the rest is for the tail.
+    let limit_ms = 300_000u64;
     while t < limit_ms {
         t += 1_000;
         while next < plan.len() && plan[next].0 < t {
@@ -345,6 +346,26 @@ pub fn scale(
         progress("simulating (deliveries)", d, expected);
         if next == plan.len() && d >= expected {
             break;
+        }
+    }
+    if std::env::var_os("GLITTER_DEBUG_SCALE").is_some() {
+        let mut shown = 0;
+        for i in 0..users {
+            for a in sim.follows_of(i).to_vec() {
+                let j = sim.index_of(&a).unwrap_or(0);
+                let (have, full) = (sim.head_seq(i, &a), sim.head_seq(j, &a));
+                if have < full && shown < 15 {
+                    shown += 1;
+                    let n = sim.node(i).map(|n| (n.follows(&a), n.peer_score(j as u32)));
+                    eprintln!(
+                        "node {i} (follows {}, peers {}) lacks {j} ({have}/{full}; {} followers; {j}'s peers {}) node view {n:?}",
+                        sim.follows_of(i).len(),
+                        sim.peers_of[i].len(),
+                        followers[j],
+                        sim.peers_of[j].len()
+                    );
+                }
+            }
         }
     }
     let st = sim.stats();
