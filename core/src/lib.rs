@@ -32,6 +32,7 @@
 )]
 
 pub mod attest;
+pub mod backup;
 pub mod block;
 pub mod chain;
 pub mod hash;

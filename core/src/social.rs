@@ -112,6 +112,9 @@ pub struct Attestation {
 }
 
 /// Any payload, tagged by its block kind.
+// No allocator, so no boxing: every variant is inline, and each is bounded by the
+// 1 KiB payload limit anyway.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Payload {
@@ -127,6 +130,8 @@ pub enum Payload {
     Trust(Trust),
     /// See [`Attestation`].
     Attestation(Attestation),
+    /// See [`BackupManifest`](crate::backup::BackupManifest).
+    BackupManifest(crate::backup::BackupManifest),
 }
 
 impl Payload {
@@ -139,6 +144,7 @@ impl Payload {
             Payload::Unfollow(_) => BlockKind::Unfollow,
             Payload::Trust(_) => BlockKind::Trust,
             Payload::Attestation(_) => BlockKind::Attestation,
+            Payload::BackupManifest(_) => BlockKind::BackupManifest,
         }
     }
 
@@ -154,6 +160,7 @@ impl Payload {
             BlockKind::Unfollow => Payload::Unfollow(payload::decode_canonical(bytes)?),
             BlockKind::Trust => Payload::Trust(payload::decode_canonical(bytes)?),
             BlockKind::Attestation => Payload::Attestation(payload::decode_canonical(bytes)?),
+            BlockKind::BackupManifest => Payload::BackupManifest(payload::decode_canonical(bytes)?),
         })
     }
 
@@ -169,6 +176,7 @@ impl Payload {
             Payload::Unfollow(p) => payload::encode(p, out),
             Payload::Trust(p) => payload::encode(p, out),
             Payload::Attestation(p) => payload::encode(p, out),
+            Payload::BackupManifest(p) => payload::encode(p, out),
         }
     }
 

@@ -85,6 +85,14 @@ pub enum Command {
         /// The chain file.
         file: PathBuf,
     },
+    /// Back up your identity and chain to custodians, or show the latest backup.
+    Backup {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::backup_cli::BackupCommand,
+    },
+    /// Restore an identity from k custodians into an empty data directory.
+    Restore(crate::backup_cli::RestoreArgs),
     /// Run the demo story: three people, real crypto, a simulated network.
     Demo,
     /// Run a simulator scenario (deterministic; prints its seed and replay command).
@@ -144,6 +152,10 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
     let mut out = Vec::new();
     match command {
         Command::Demo => return crate::demo::run(),
+        Command::Backup { command } => {
+            return crate::backup_cli::run_backup(dir, command, now_ms());
+        }
+        Command::Restore(args) => return crate::backup_cli::run_restore(dir, args),
         Command::Sim { scenario } => return crate::simcli::run(scenario),
         Command::Verify { file } => {
             let chain = read_verified(&file)?;
@@ -265,7 +277,11 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
                 ImportOutcome::UpToDate => format!("{} already up to date", chain.author),
             });
         }
-        Command::Verify { .. } | Command::Demo | Command::Sim { .. } => {}
+        Command::Verify { .. }
+        | Command::Demo
+        | Command::Sim { .. }
+        | Command::Backup { .. }
+        | Command::Restore(_) => {}
     }
     Ok(out)
 }

@@ -51,6 +51,13 @@ pub fn describe(h: &Header, payload: Option<&[u8]>, names: &BTreeMap<PublicKey, 
             TrustRole::Revoke => format!("revoked trust in {}", name_of(&t.subject)),
         },
         Ok(Payload::Attestation(a)) => format!("attested {} head(s)", a.heads.len()),
+        Ok(Payload::BackupManifest(m)) => format!(
+            "backed up (version {}, {} of {} custodians, seq 1..={})",
+            m.version,
+            m.threshold,
+            m.custodians.len(),
+            m.last_seq()
+        ),
         Err(e) => format!("{} (undecodable payload: {e})", h.kind.name()),
     }
 }

@@ -1,6 +1,7 @@
 //! glitter on a host: the local data directory, chain files, the `glitter` CLI's
 //! commands, and (later) the deterministic network simulator.
 
+pub mod backup_cli;
 pub mod chainfile;
 pub mod cli;
 pub mod datadir;

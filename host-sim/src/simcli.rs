@@ -101,6 +101,25 @@ pub enum SimCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// Web-of-trust backup: restore success vs custodians online (k of n), restores
+    /// with a stale device that must not fork, and bytes per custodian.
+    Backup {
+        /// Users with their own chain and custodians.
+        #[arg(long, default_value_t = 20)]
+        nodes: usize,
+        /// Probability that a custodian is online during a restore.
+        #[arg(long, default_value_t = 0.7)]
+        p_online: f64,
+        /// Restore attempts per (k, n).
+        #[arg(long, default_value_t = 2000)]
+        trials: usize,
+        /// Restores in the no-fork run.
+        #[arg(long, default_value_t = 1000)]
+        restores: usize,
+        /// Seed and report files.
+        #[command(flatten)]
+        common: Common,
+    },
     /// Nodes crash and restart at a rate; measure convergence.
     Churn {
         /// Number of nodes.
@@ -477,6 +496,75 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                     ),
                 )?;
                 out.push(format!("plot: {}", p.display()));
+            }
+        }
+        SimCommand::Backup {
+            nodes,
+            p_online,
+            trials,
+            restores,
+            common,
+        } => {
+            use crate::sim::backup::{self, BackupPlan, NoForkPlan};
+            out.push(format!(
+                "seed {}; replay: glitter sim backup --nodes {nodes} --p-online {p_online} --trials {trials} --restores {restores} --seed {}",
+                common.seed, common.seed
+            ));
+            let plan = BackupPlan {
+                users: nodes,
+                p_online,
+                trials,
+                ..BackupPlan::default()
+            };
+            let forks = NoForkPlan {
+                restores,
+                p_online,
+                ..NoForkPlan::default()
+            };
+            let pb = bar(1, "backup scenario");
+            let start = Instant::now();
+            let r = backup::scenario(common.seed, &plan, &[(3, 5), (4, 7)], &forks)?;
+            pb.finish_and_clear();
+            let mut rows = Vec::new();
+            for o in &r.success {
+                rows.push(vec![
+                    format!("({}, {})", o.plan.threshold, o.plan.custodians),
+                    format!("{:.4}", o.success_rate),
+                    format!("{:.4}", o.expected_rate),
+                    format!("{:.2}", o.deviation_pp),
+                    o.wrong_restores.to_string(),
+                    format!("{:.0}", o.bytes_per_custodian),
+                ]);
+            }
+            out.push(format!(
+                "restore success at p = {p_online}, {trials} trials each ({:.1} s):",
+                start.elapsed().as_secs_f64()
+            ));
+            out.extend(report::table(
+                &[
+                    "(k, n)",
+                    "success",
+                    "binomial",
+                    "|diff| pp",
+                    "wrong restores",
+                    "bytes/custodian",
+                ],
+                &rows,
+            ));
+            let f = &r.no_forks;
+            out.push(format!(
+                "no forks: {} restores ({} with a stale device online): {} forks (appending right after decoding would have forked {} times)",
+                f.restores, f.with_stale_device, f.forks, f.naive_forks
+            ));
+            for s in &r.storage {
+                out.push(format!("storage: {s:?}"));
+            }
+            if let Some(p) = &common.json {
+                report::write_json(p, &r)?;
+                out.push(format!("report: {}", p.display()));
+            }
+            if common.svg.is_some() {
+                out.push("(no plot for this scenario)".into());
             }
         }
         SimCommand::Churn {

@@ -146,6 +146,9 @@ fn demo_tells_its_story() {
         "bob verified 4 blocks of alice",
         "posted: Hello, glitter! My first block.",
         "rejected:",
+        "alice's data directory is gone",
+        "alice (new device) posts block",
+        "no fork",
         "demo complete",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");

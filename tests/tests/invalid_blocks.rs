@@ -441,7 +441,7 @@ fn corpus(c: &TestChain) -> Vec<Case> {
             no_source: false,
         });
     }
-    for k in [0u8, 7, 200] {
+    for k in [0u8, 9, 200] {
         let mut b = full;
         b[1] = k;
         cases.push(Case {

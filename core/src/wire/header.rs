@@ -65,17 +65,20 @@ pub enum BlockKind {
     Trust = 5,
     /// Heads this author has seen and verified (witness attestation).
     Attestation = 6,
+    /// The owner-signed index of a backup ([`crate::backup::BackupManifest`]).
+    BackupManifest = 7,
 }
 
 impl BlockKind {
     /// Every kind, in code order.
-    pub const ALL: [BlockKind; 6] = [
+    pub const ALL: [BlockKind; 7] = [
         BlockKind::Profile,
         BlockKind::Post,
         BlockKind::Follow,
         BlockKind::Unfollow,
         BlockKind::Trust,
         BlockKind::Attestation,
+        BlockKind::BackupManifest,
     ];
 
     /// The kind for a code byte.
@@ -99,6 +102,7 @@ impl BlockKind {
             BlockKind::Unfollow => "unfollow",
             BlockKind::Trust => "trust",
             BlockKind::Attestation => "attestation",
+            BlockKind::BackupManifest => "backup-manifest",
         }
     }
 }

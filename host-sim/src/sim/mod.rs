@@ -18,6 +18,7 @@
 //! one connection), and duplicated with `duplicate_rate` (the copy gets its own
 //! latency, so it may overtake).
 
+pub mod backup;
 pub mod equivocate;
 pub mod reference;
 pub mod report;

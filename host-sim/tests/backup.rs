@@ -1,0 +1,266 @@
+//! The `backup` scenario's acceptance checks: restore success matches the binomial,
+//! restores never fork, storage is about 1/k, and the CLI round trip works.
+
+use glitter_sim::backup_cli::{BackupCommand, RestoreArgs, run_backup, run_restore};
+use glitter_sim::datadir::DataDir;
+use glitter_sim::sim::backup::{
+    BackupPlan, NoForkPlan, backup, binomial_at_least, no_forks, storage,
+};
+
+fn replay(seed: u64, what: &str) -> String {
+    format!("seed {seed}; replay: cargo test -p glitter-sim --test backup {what}")
+}
+
+#[test]
+fn binomial_reference_values() {
+    assert!((binomial_at_least(3, 5, 0.7) - 0.83692).abs() < 1e-4);
+    assert!((binomial_at_least(4, 7, 0.7) - 0.87396).abs() < 1e-4);
+    assert!((binomial_at_least(2, 2, 1.0) - 1.0).abs() < 1e-12);
+}
+
+#[test]
+fn success_rate_matches_binomial_3_of_5_and_4_of_7() {
+    for (k, n, seed) in [(3u8, 5u8, 7u64), (4, 7, 8)] {
+        let plan = BackupPlan {
+            users: 12,
+            custodians: n,
+            threshold: k,
+            p_online: 0.7,
+            trials: 2_000,
+            posts: 5,
+        };
+        let o = backup(seed, &plan).unwrap();
+        eprintln!(
+            "({k},{n}) p=0.7: {} / {} = {:.4}, expected {:.4}, deviation {:.2} pp",
+            o.successes, plan.trials, o.success_rate, o.expected_rate, o.deviation_pp
+        );
+        assert_eq!(o.wrong_restores, 0, "{}", replay(seed, "success_rate"));
+        assert_eq!(
+            o.refused,
+            0,
+            "honest custodians refused: {}",
+            replay(seed, "success_rate")
+        );
+        // Every trial with k online restores; none with fewer does.
+        assert_eq!(o.successes, o.k_online, "{}", replay(seed, "success_rate"));
+        assert!(
+            o.deviation_pp <= 3.0,
+            "{:?} {}",
+            o,
+            replay(seed, "success_rate")
+        );
+    }
+}
+
+#[test]
+fn a_thousand_restores_never_fork() {
+    let seed = 11;
+    let plan = NoForkPlan::default();
+    let o = no_forks(seed, &plan).unwrap();
+    eprintln!("{}", serde_json::to_string(&o).unwrap());
+    assert_eq!(o.restores, 1_000, "{}", replay(seed, "never_fork"));
+    assert_eq!(o.forks, 0, "{}", replay(seed, "never_fork"));
+    assert!(o.with_stale_device >= 300, "{}", replay(seed, "never_fork"));
+    // The check has teeth: appending right after decoding would have forked often.
+    assert!(o.naive_forks > 100, "{:?}", o);
+}
+
+#[test]
+fn storage_per_custodian_is_about_one_kth() {
+    for (k, n) in [(2u8, 3u8), (3, 5), (4, 7)] {
+        let s = storage(5, 1_000, k, n).unwrap();
+        eprintln!(
+            "1000 posts, ({k},{n}): chain {} B, per custodian {} B, ratio {:.4} (1/k = {:.4}), overhead {} B",
+            s.chain_bytes, s.bytes_per_custodian, s.ratio, s.ideal_ratio, s.overhead_bytes
+        );
+        // Overhead: sealed share 140 B, shard header 96 B, table 32·n B, tag and padding.
+        let bound = 140 + 96 + 32 * i64::from(n) + 16 + i64::from(k);
+        assert!(s.overhead_bytes > 0 && s.overhead_bytes <= bound, "{s:?}");
+        assert!((s.ratio - s.ideal_ratio).abs() < 0.01);
+    }
+}
+
+#[test]
+fn cli_create_status_restore_with_a_tampered_custodian() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |name: &str| tmp.path().join(name);
+    let now = 1_700_000_000_000u64;
+    // Owner and four custodians.
+    let owner = DataDir::open(&dir("alice")).unwrap();
+    let alice = owner.create_identity([1; 32]).unwrap().public();
+    for (i, c) in ["bob", "carol", "dave", "erin"].iter().enumerate() {
+        DataDir::open(&dir(c))
+            .unwrap()
+            .create_identity([i as u8 + 2; 32])
+            .unwrap();
+    }
+    for i in 0..5 {
+        owner
+            .append_own(
+                &glitter_core::social::Payload::post(&format!("hello {i}"), None).unwrap(),
+                now + i,
+            )
+            .unwrap();
+    }
+    let custodians = vec![dir("bob"), dir("carol"), dir("dave"), dir("erin")];
+    let out = run_backup(
+        &dir("alice"),
+        BackupCommand::Create {
+            custodians: custodians.clone(),
+            threshold: 3,
+        },
+        now + 10,
+    )
+    .unwrap();
+    assert!(out.last().unwrap().contains("version 1 (full)"), "{out:?}");
+    // Two more posts and an incremental backup.
+    for i in 5..7 {
+        owner
+            .append_own(
+                &glitter_core::social::Payload::post(&format!("hello {i}"), None).unwrap(),
+                now + 20 + i,
+            )
+            .unwrap();
+    }
+    let out = run_backup(
+        &dir("alice"),
+        BackupCommand::Create {
+            custodians: custodians.clone(),
+            threshold: 3,
+        },
+        now + 40,
+    )
+    .unwrap();
+    assert!(
+        out.last().unwrap().contains("version 2 (incremental)"),
+        "{out:?}"
+    );
+    let status = run_backup(&dir("alice"), BackupCommand::Status, now + 50).unwrap();
+    assert!(status[0].contains("backup version 2"), "{status:?}");
+    assert_eq!(status.iter().filter(|l| l.contains("range seq")).count(), 2);
+    // Erin's share gets corrupted on disk.
+    let share = dir("erin")
+        .join("custody")
+        .join(alice.to_string())
+        .join("share.bin");
+    let mut b = std::fs::read(&share).unwrap();
+    b[100] ^= 1;
+    std::fs::write(&share, b).unwrap();
+    // A peer holds the full chain (Bob imported it).
+    let full = owner.chain(&alice).unwrap();
+    DataDir::open(&dir("bob")).unwrap().import(&full).unwrap();
+    let out = run_restore(
+        &dir("new-phone"),
+        RestoreArgs {
+            owner: alice.to_string(),
+            custodians: custodians.clone(),
+            peers: vec![dir("bob")],
+        },
+    )
+    .unwrap();
+    let text = out.join("\n");
+    assert!(text.contains("no answer"), "{text}");
+    assert!(text.contains("recovered the identity"), "{text}");
+    let restored = DataDir::open(&dir("new-phone")).unwrap();
+    assert_eq!(restored.identity().unwrap().public(), alice);
+    assert_eq!(
+        restored.chain(&alice).unwrap().headers.len(),
+        full.headers.len()
+    );
+    // Restoring again into a directory with an identity is refused.
+    assert!(
+        run_restore(
+            &dir("new-phone"),
+            RestoreArgs {
+                owner: alice.to_string(),
+                custodians,
+                peers: vec![],
+            },
+        )
+        .is_err()
+    );
+}
+
+/// Timing figures for docs/PERFORMANCE_BACKUP.md (ignored by default; run with
+/// `cargo test --release -p glitter-sim --test backup perf_figures -- --ignored --nocapture`).
+#[test]
+#[ignore]
+fn perf_figures() {
+    use glitter_core::backup::{erasure, seal, share_seed};
+    use glitter_core::sig::KeyPair;
+    use std::time::Instant;
+    let owner = KeyPair::from_seed([1; 32]).unwrap();
+    let custs: Vec<_> = (0..16u8)
+        .map(|i| KeyPair::from_seed([i + 2; 32]).unwrap().public())
+        .collect();
+    let reps = 50;
+    for (k, n) in [(3u8, 5usize), (4, 7), (11, 16)] {
+        let t = Instant::now();
+        for r in 0..reps {
+            share_seed(&owner.seed(), 1, k, &custs[..n], &[r as u8; 32]).unwrap();
+        }
+        eprintln!(
+            "share_seed ({k},{n}): {:.2} ms",
+            t.elapsed().as_secs_f64() * 1e3 / reps as f64
+        );
+    }
+    let data = vec![0xabu8; 277_000];
+    for (k, n) in [(3u8, 5u8), (4, 7), (11, 16)] {
+        let l = erasure::shard_len(data.len(), k);
+        let mut shards = vec![vec![0u8; l]; n as usize];
+        let t = Instant::now();
+        for (i, s) in shards.iter_mut().enumerate() {
+            erasure::encode_shard(&data, k, n, i as u8, s).unwrap();
+        }
+        let enc = t.elapsed();
+        let set: Vec<(u8, &[u8])> = (n - k..n)
+            .map(|i| (i, shards[i as usize].as_slice()))
+            .collect();
+        let mut out = vec![0u8; data.len()];
+        let t = Instant::now();
+        erasure::decode(&set, k, n, data.len(), &mut out).unwrap();
+        let dec = t.elapsed();
+        assert_eq!(out, data);
+        eprintln!(
+            "erasure 277 KB ({k},{n}): encode all shards {:.1} ms, decode from the last k {:.1} ms",
+            enc.as_secs_f64() * 1e3,
+            dec.as_secs_f64() * 1e3
+        );
+    }
+    let mut buf = data.clone();
+    buf.extend_from_slice(&[0; 16]);
+    let t = Instant::now();
+    glitter_core::backup::shard::seal_range(
+        &owner.seed(),
+        &owner.public(),
+        1,
+        1,
+        1000,
+        &mut buf,
+        data.len(),
+    )
+    .unwrap();
+    eprintln!(
+        "ChaCha20-Poly1305 277 KB: {:.2} ms",
+        t.elapsed().as_secs_f64() * 1e3
+    );
+    let dev = seal::RequesterKey::new([7; 32]).unwrap();
+    let c = KeyPair::from_seed([2; 32]).unwrap();
+    let s = share_seed(&owner.seed(), 1, 2, &custs[..3], &[0; 32]).unwrap();
+    let t = Instant::now();
+    for _ in 0..reps {
+        let r = seal::release_share(&c.seed(), &s.sealed[0], &dev.public()).unwrap();
+        seal::open_release(&dev, &r).unwrap();
+    }
+    eprintln!(
+        "custodian release + device open: {:.3} ms",
+        t.elapsed().as_secs_f64() * 1e3 / reps as f64
+    );
+    let t = Instant::now();
+    let st = storage(5, 1_000, 3, 5).unwrap();
+    eprintln!(
+        "backup of a 1000-post chain (3,5), incl. building the chain: {:.0} ms ({} B per custodian)",
+        t.elapsed().as_secs_f64() * 1e3,
+        st.bytes_per_custodian
+    );
+}
