@@ -39,6 +39,7 @@ pub mod hash;
 pub mod lipmaa;
 pub mod sig;
 pub mod social;
+pub mod store;
 pub mod sync;
 pub mod wire;
 
@@ -46,4 +47,5 @@ pub use block::BlockBuilder;
 pub use chain::{ChainError, ChainState, ForkProof};
 pub use hash::Hash;
 pub use sig::{KeyPair, PublicKey};
+pub use store::{BlockLog, FlashLog, RamNorFlash};
 pub use wire::header::{BlockKind, HEADER_LEN, Header, PAYLOAD_LEN_MAX};

@@ -75,6 +75,9 @@ pub enum Command {
         #[arg(long, value_name = "AUTHOR")]
         author: Option<String>,
     },
+    /// Check the data directory's flash image: records, authors, a torn tail repaired,
+    /// free space.
+    Fsck,
     /// Verify a chain file: print author, length and head id, or the failing block.
     Verify {
         /// The chain file.
@@ -230,6 +233,33 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
             let p = Payload::profile(&name, &about).map_err(|e| anyhow::anyhow!("profile: {e}"))?;
             let h = data.append_own(&p, now_ms())?;
             out.push(format!("profile updated (block {})", h.seq));
+        }
+        Command::Fsck => {
+            let (m, u) = data.fsck()?;
+            out.push(format!(
+                "image: {}",
+                data.root().join(crate::datadir::IMAGE_FILE).display()
+            ));
+            out.push(format!(
+                "records: {} blocks by {} authors, {} pages in use",
+                m.records, m.authors, m.pages_in_use
+            ));
+            out.push(match m.torn_tail {
+                Some(t) => format!(
+                    "torn tail: an interrupted append at offset {} was discarded (repaired: {})",
+                    t.offset, t.repaired
+                ),
+                None => "torn tail: none (the last session ended cleanly)".to_string(),
+            });
+            out.push(format!(
+                "space: {} of {} bytes used, {} free; {} bytes of blocks stored",
+                u.flash_bytes_used, u.flash_bytes, u.flash_bytes_free, u.stored_bytes
+            ));
+            out.push(format!(
+                "index: {} of {} blocks, {} of {} authors ({} bytes of RAM)",
+                u.blocks, u.blocks_max, u.authors, u.authors_max, u.index_bytes
+            ));
+            out.push("ok".into());
         }
         Command::Feed => {
             let mut chains = Vec::new();

@@ -1,29 +1,49 @@
 //! A local data directory: one's identity and the chains one holds.
 //!
-//! Layout (format 1, simple files):
+//! Layout (format 2):
 //!
 //! ```text
-//! <data-dir>/identity.seed         the 32-byte identity seed, hex, mode 0600
-//! <data-dir>/chains/<author>.chain one chain file per author (own and imported)
+//! <data-dir>/identity.seed     the 32-byte identity seed, hex, mode 0600
+//! <data-dir>/chain.img         a NOR-flash image holding every chain (own and followed):
+//!                              the very format a device writes (core::store::FlashLog
+//!                              over host-sim's FileFlash); see docs/STORAGE.md
+//! <data-dir>/forks/<author>.fork  fork proofs kept when an import conflicts
 //! ```
 //!
-//! Every write goes to a temporary file that is synced and then renamed over the old
-//! one, so a crash leaves either the old or the new file, never a torn one; an invalid
-//! import never touches the directory.
+//! Format 1 kept one chain file per author in `chains/`. A format-1 directory is
+//! migrated on first use: every chain file is verified and written into the image,
+//! then `chains/` is renamed `chains.migrated/` (kept, not deleted).
+//!
+//! Appends are durable before they are visible (the store's commit word is written and
+//! synced last), a torn append is discarded at the next mount, and an invalid import
+//! never touches the image.
 
-use crate::chainfile::{ChainFile, VerifiedChain, read_verified};
+use crate::chainfile::{VerifiedChain, read_verified};
+use crate::flash_file::FileFlash;
 use anyhow::{Context, Result, bail};
 use glitter_core::chain::{ChainState, ForkProof, Head};
 use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::social::Payload;
+use glitter_core::store::{BlockLog, FlashLog, MountReport, Usage};
 use glitter_core::wire::header::Header;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+/// The host's block store: a flash log over the image file. Index capacity: 256
+/// authors and 65,536 blocks (about 260 KiB of RAM while open).
+pub type HostLog = FlashLog<FileFlash, 256, 65_536>;
+
+/// The image file's name inside a data directory.
+pub const IMAGE_FILE: &str = "chain.img";
+
+/// Default size of a new image: 8 MiB holds roughly 27,000 typical blocks.
+pub const IMAGE_BYTES_DEFAULT: usize = 8 << 20;
 
 /// An opened data directory.
 #[derive(Debug)]
 pub struct DataDir {
     root: PathBuf,
+    image_bytes: usize,
 }
 
 /// What an import did.
@@ -49,11 +69,81 @@ impl DataDir {
     /// # Errors
     /// If the directory cannot be created.
     pub fn open(root: &Path) -> Result<DataDir> {
-        std::fs::create_dir_all(root.join("chains"))
+        let size = std::env::var("GLITTER_IMAGE_MIB")
+            .ok()
+            .and_then(|v| v.parse::<usize>().ok())
+            .map_or(IMAGE_BYTES_DEFAULT, |m| m << 20);
+        DataDir::open_sized(root, size)
+    }
+
+    /// Opens (creating if needed) the directory at `root`; a new image gets
+    /// `image_bytes` (a multiple of 4 KiB), an existing one keeps its size.
+    ///
+    /// # Errors
+    /// If the directory cannot be created, or a format-1 directory fails to migrate
+    /// (nothing is lost: the old files stay).
+    pub fn open_sized(root: &Path, image_bytes: usize) -> Result<DataDir> {
+        std::fs::create_dir_all(root)
             .with_context(|| format!("{}: cannot create data directory", root.display()))?;
-        Ok(DataDir {
+        let d = DataDir {
             root: root.to_path_buf(),
-        })
+            image_bytes,
+        };
+        d.migrate_format1()?;
+        Ok(d)
+    }
+
+    fn image_path(&self) -> PathBuf {
+        self.root.join(IMAGE_FILE)
+    }
+
+    /// Mounts the image (creating and formatting it if it does not exist yet). A torn
+    /// tail from a crash is repaired here.
+    ///
+    /// # Errors
+    /// I/O errors and store errors, naming the image.
+    pub fn log(&self) -> Result<Box<HostLog>> {
+        let path = self.image_path();
+        let flash = if path.exists() {
+            FileFlash::open_existing(&path)
+        } else {
+            FileFlash::create(&path, self.image_bytes)
+        }
+        .with_context(|| format!("{}: cannot open the flash image", path.display()))?;
+        let log = HostLog::mount_or_format(flash)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        Ok(Box::new(log))
+    }
+
+    /// Mounts the image and reports its health: what the mount found (records,
+    /// authors, a torn tail it repaired) and the usage figures.
+    ///
+    /// # Errors
+    /// As [`DataDir::log`].
+    pub fn fsck(&self) -> Result<(MountReport, Usage)> {
+        let log = self.log()?;
+        Ok((log.mount_report(), log.usage()))
+    }
+
+    /// Moves a format-1 directory (one chain file per author) into the image.
+    fn migrate_format1(&self) -> Result<()> {
+        let old = self.root.join("chains");
+        if !old.is_dir() || self.image_path().exists() {
+            return Ok(());
+        }
+        let mut chains = Vec::new();
+        for e in std::fs::read_dir(&old)? {
+            let path = e?.path();
+            if path.extension().is_some_and(|x| x == "chain") {
+                chains.push(read_verified(&path).with_context(|| "migrating format 1")?);
+            }
+        }
+        for c in &chains {
+            self.import(c)?;
+        }
+        std::fs::rename(&old, self.root.join("chains.migrated"))
+            .with_context(|| format!("{}: cannot rename after migration", old.display()))?;
+        Ok(())
     }
 
     /// The directory path.
@@ -63,10 +153,6 @@ impl DataDir {
 
     fn seed_path(&self) -> PathBuf {
         self.root.join("identity.seed")
-    }
-
-    fn chain_path(&self, author: &PublicKey) -> PathBuf {
-        self.root.join("chains").join(format!("{author}.chain"))
     }
 
     fn fork_path(&self, author: &PublicKey) -> PathBuf {
@@ -137,34 +223,22 @@ impl DataDir {
     /// # Errors
     /// On I/O failure.
     pub fn authors(&self) -> Result<Vec<PublicKey>> {
-        let mut out = Vec::new();
-        for e in std::fs::read_dir(self.root.join("chains"))? {
-            let name = e?.file_name();
-            let name = name.to_string_lossy();
-            if let Some(hexname) = name.strip_suffix(".chain")
-                && let Some(pk) = parse_author(hexname)
-            {
-                out.push(pk);
-            }
-        }
+        let log = self.log()?;
+        let mut out: Vec<PublicKey> = (0..log.author_count())
+            .filter_map(|i| log.author_at(i))
+            .collect();
         out.sort();
         Ok(out)
     }
 
-    /// The verified chain of `author` (empty if none is stored).
+    /// The stored chain of `author` (empty if none is stored). Blocks were verified
+    /// before they were stored; the store re-checks CRCs and hash links on mount.
     ///
     /// # Errors
-    /// If the stored file does not verify (it was damaged outside glitter).
+    /// If the image cannot be read.
     pub fn chain(&self, author: &PublicKey) -> Result<VerifiedChain> {
-        let path = self.chain_path(author);
-        if !path.exists() {
-            return Ok(VerifiedChain {
-                author: *author,
-                headers: Vec::new(),
-                payloads: Vec::new(),
-            });
-        }
-        read_verified(&path)
+        let mut log = self.log()?;
+        chain_from_log(&mut log, author)
     }
 
     /// Appends a block with `payload` to one's own chain, stamped `now_ms`.
@@ -173,39 +247,24 @@ impl DataDir {
     /// Without an identity, or if the payload is invalid, or on I/O failure.
     pub fn append_own(&self, payload: &Payload, now_ms: u64) -> Result<Header> {
         let keys = self.identity()?;
-        let mut chain = self.chain(&keys.public())?;
-        let head = chain.head().map(|h| Head {
-            seq: h.seq,
-            id: h.id(),
-            timestamp_ms: h.timestamp_ms,
-        });
-        let mut state = ChainState::resume(keys.public(), head)
-            .map_err(|e| anyhow::anyhow!("own chain: {e}"))?;
+        let me = keys.public();
+        let mut log = self.log()?;
+        let head: Option<Head> = log.head(&me);
+        let mut state =
+            ChainState::resume(me, head).map_err(|e| anyhow::anyhow!("own chain: {e}"))?;
         let mut buf = [0u8; glitter_core::PAYLOAD_LEN_MAX];
         let bytes = payload
             .encode(&mut buf)
             .map_err(|e| anyhow::anyhow!("payload: {e}"))?;
-        let h = state
-            .append(
-                &keys,
-                payload.kind(),
-                now_ms,
-                bytes,
-                chain.headers.as_mut_slice(),
-            )
-            .map_err(|e| anyhow::anyhow!("append: {e}"))?;
-        chain.headers.push(h);
-        chain.payloads.push(Some(bytes.to_vec()));
-        self.write_chain(&chain)?;
+        let h = {
+            let mut src = log.source(me);
+            state
+                .append(&keys, payload.kind(), now_ms, bytes, &mut src)
+                .map_err(|e| anyhow::anyhow!("append: {e}"))?
+        };
+        log.append(&h, bytes)
+            .map_err(|e| anyhow::anyhow!("{}: {e}", self.image_path().display()))?;
         Ok(h)
-    }
-
-    fn write_chain(&self, chain: &VerifiedChain) -> Result<()> {
-        write_atomic(
-            &self.chain_path(&chain.author),
-            &ChainFile::from_chain(chain).to_bytes(),
-            false,
-        )
     }
 
     /// Stores a verified chain, if it extends what is held.
@@ -236,7 +295,25 @@ impl DataDir {
         if incoming.headers.len() <= held.headers.len() {
             return Ok(ImportOutcome::UpToDate);
         }
-        self.write_chain(incoming)?;
+        if incoming
+            .payloads
+            .iter()
+            .skip(held.headers.len())
+            .any(Option::is_none)
+        {
+            bail!("the file has pruned payloads; this store keeps whole blocks, nothing imported");
+        }
+        let mut log = self.log()?;
+        let path = self.image_path();
+        for (h, p) in incoming
+            .headers
+            .iter()
+            .zip(&incoming.payloads)
+            .skip(held.headers.len())
+        {
+            log.append(h, p.as_deref().unwrap_or_default())
+                .map_err(|e| anyhow::anyhow!("{}: block {}: {e}", path.display(), h.seq))?;
+        }
         Ok(if held.headers.is_empty() {
             ImportOutcome::New {
                 blocks: incoming.headers.len(),
@@ -247,6 +324,30 @@ impl DataDir {
             }
         })
     }
+}
+
+/// Reads `author`'s whole chain out of a mounted log.
+///
+/// # Errors
+/// If the image cannot be read.
+pub fn chain_from_log(log: &mut HostLog, author: &PublicKey) -> Result<VerifiedChain> {
+    let head = log.head(author).map_or(0, |h| h.seq);
+    let mut headers = Vec::with_capacity(head as usize);
+    let mut payloads = Vec::with_capacity(head as usize);
+    let mut buf = [0u8; glitter_core::PAYLOAD_LEN_MAX];
+    for seq in 1..=head {
+        let (h, p) = log
+            .block(author, seq, &mut buf)
+            .map_err(|e| anyhow::anyhow!("reading block {seq} of {author}: {e}"))?
+            .with_context(|| format!("block {seq} of {author} missing from the image"))?;
+        headers.push(h);
+        payloads.push(Some(p.to_vec()));
+    }
+    Ok(VerifiedChain {
+        author: *author,
+        headers,
+        payloads,
+    })
 }
 
 /// Parses a 64-hex-digit author key.

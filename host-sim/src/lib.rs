@@ -7,5 +7,6 @@ pub mod cli;
 pub mod datadir;
 pub mod demo;
 pub mod feed;
+pub mod flash_file;
 pub mod sim;
 pub mod simcli;

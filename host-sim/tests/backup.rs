@@ -181,7 +181,7 @@ fn cli_create_status_restore_with_a_tampered_custodian() {
     );
 }
 
-/// Timing figures for docs/PERFORMANCE_BACKUP.md (ignored by default; run with
+/// Timing figures for docs/PERFORMANCE.md (ignored by default; run with
 /// `cargo test --release -p glitter-sim --test backup perf_figures -- --ignored --nocapture`).
 #[test]
 #[ignore]
