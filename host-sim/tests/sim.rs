@@ -44,6 +44,7 @@ fn faults_converge_with_no_invalid_blocks() {
         .unwrap_or(50);
     let plan = FaultPlan::default();
     let mut worst = 0;
+    let mut torn = 0;
     for seed in 1..=seeds {
         let o = scenarios::faults(seed, &plan).unwrap();
         assert!(
@@ -60,8 +61,12 @@ fn faults_converge_with_no_invalid_blocks() {
             "{o:?}"
         );
         worst = worst.max(o.converge_ms_after_heal.unwrap_or(0));
+        torn += o.torn_crashes;
     }
-    eprintln!("{seeds} seeds converged; slowest {worst} ms after heal");
+    assert!(torn > 0, "no crash tore a flash write in {seeds} seeds");
+    eprintln!(
+        "{seeds} seeds converged; slowest {worst} ms after heal; {torn} crashes tore a flash write"
+    );
 }
 
 #[test]

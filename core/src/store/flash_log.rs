@@ -161,6 +161,12 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
         &self.flash
     }
 
+    /// The flash, mutably, for tests and simulators that arm faults (a power cut) on a
+    /// mounted log. Writing to it behind the log's back voids the log's guarantees.
+    pub fn flash_mut_for_fault_injection(&mut self) -> &mut F {
+        &mut self.flash
+    }
+
     /// Gives the flash back.
     pub fn into_flash(self) -> F {
         self.flash
@@ -816,5 +822,37 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> BlockLog
 
     fn usage(&self) -> Usage {
         FlashLog::usage(self)
+    }
+}
+
+/// Replication stores blocks straight into the flash log. A block whose payload was
+/// pruned cannot be stored here (the log keeps whole chains), and neither can a block
+/// the log refuses: both are reported as [`crate::sync::StoreFull`], so the node
+/// counts them and moves on.
+impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> crate::sync::SyncStore
+    for FlashLog<F, AUTHORS, BLOCKS>
+{
+    fn head(&mut self, author: &PublicKey) -> Option<Head> {
+        FlashLog::head(self, author)
+    }
+
+    fn header(&mut self, author: &PublicKey, seq: u64) -> Option<Header> {
+        FlashLog::header(self, author, seq).ok().flatten()
+    }
+
+    fn payload(&mut self, author: &PublicKey, seq: u64, buf: &mut [u8]) -> Option<usize> {
+        FlashLog::payload(self, author, seq, buf)
+            .ok()
+            .flatten()
+            .map(<[u8]>::len)
+    }
+
+    fn append(
+        &mut self,
+        header: &Header,
+        payload: Option<&[u8]>,
+    ) -> Result<(), crate::sync::StoreFull> {
+        let payload = payload.ok_or(crate::sync::StoreFull)?;
+        FlashLog::append(self, header, payload).map_err(|_| crate::sync::StoreFull)
     }
 }

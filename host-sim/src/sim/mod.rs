@@ -54,6 +54,7 @@ mod streams {
     pub const NETWORK: u64 = 1;
     pub const ORDER: u64 = 2;
     pub const KEYS: u64 = 4;
+    pub const STORAGE: u64 = 5;
     pub const NODE_BASE: u64 = 1_000;
 }
 
@@ -93,6 +94,9 @@ pub struct Builder {
     pub memoise_signatures: bool,
     /// Most messages one node may emit per step.
     pub outbox_max: usize,
+    /// Persist every node's store in a simulated NOR flash (`FlashLog` over
+    /// `RamNorFlash`): restarts recover from flash alone, and crashes may tear a write.
+    pub flash_store: bool,
 }
 
 impl Default for Builder {
@@ -108,6 +112,7 @@ impl Default for Builder {
             mode: GossipMode::PushPull,
             memoise_signatures: false,
             outbox_max: 256,
+            flash_store: false,
         }
     }
 }
@@ -154,7 +159,7 @@ impl Builder {
         if self.outbox_max == 0 {
             return bad("outbox_max = 0 (must be positive)".into());
         }
-        Ok(Sim::new(self.clone()))
+        Sim::new(self.clone())
     }
 }
 
@@ -247,10 +252,12 @@ pub struct Sim {
     sigs: SigCache,
     stats: SimStats,
     index_of: std::collections::HashMap<PublicKey, u32>,
+    storage: ChaCha8Rng,
+    torn_crashes: u64,
 }
 
 impl Sim {
-    fn new(cfg: Builder) -> Sim {
+    fn new(cfg: Builder) -> Result<Sim, BuildError> {
         let mut keyrng = ChaCha8Rng::seed_from_u64(stream_seed(cfg.seed, streams::KEYS));
         let sigs = SigCache::new(cfg.memoise_signatures);
         let node_config = Config {
@@ -276,9 +283,14 @@ impl Sim {
                 }
             };
             index_of.insert(k.public(), i as u32);
+            let store = if cfg.flash_store {
+                MemStore::with_flash().map_err(BuildError)?
+            } else {
+                MemStore::default()
+            };
             nodes.push(Some(SimNode::new(
                 k.public(),
-                MemStore::default(),
+                store,
                 sigs.clone(),
                 node_config,
             )));
@@ -305,6 +317,8 @@ impl Sim {
             nodes,
             keys,
             index_of,
+            storage: ChaCha8Rng::seed_from_u64(stream_seed(cfg.seed, streams::STORAGE)),
+            torn_crashes: 0,
             cfg,
         };
         // First ticks at random phases, so nodes do not gossip in lock step.
@@ -312,7 +326,7 @@ impl Sim {
             let at = order_rng.next_u64() % sim.cfg.tick_interval_ms;
             sim.schedule(at, EventKind::Tick { node: i as u32 });
         }
-        sim
+        Ok(sim)
     }
 
     fn schedule(&mut self, at_ms: u64, kind: EventKind) {
@@ -436,7 +450,9 @@ impl Sim {
         let keys = self.keys[i].clone();
         let now = self.now_ms;
         let node = self.nodes[i].as_mut().ok_or(ChainError::WrongAuthor)?;
-        let h = node.append_own(&keys, p.kind(), now, &bytes)?;
+        let h = node.append_own(&keys, p.kind(), now, &bytes);
+        self.reap(i);
+        let h = h?;
         self.stats.posts += 1;
         self.fold(&[4, i as u64, h.seq]);
         Ok(h)
@@ -452,7 +468,9 @@ impl Sim {
         let keys = self.keys[i].clone();
         let now = self.now_ms;
         let node = self.nodes[i].as_mut().ok_or(ChainError::WrongAuthor)?;
-        let h = node.append_own(&keys, payload.kind(), now, &bytes)?;
+        let h = node.append_own(&keys, payload.kind(), now, &bytes);
+        self.reap(i);
+        let h = h?;
         self.fold(&[9, i as u64, h.seq]);
         Ok(h)
     }
@@ -488,9 +506,50 @@ impl Sim {
         }
     }
 
-    /// Restarts node `i` from its surviving store.
+    /// Arms a crash that tears node `i`'s next flash write: the node runs on until it
+    /// next writes, the write is cut at a random byte (the storage stream decides
+    /// where), and the node is down from that moment. Without a flash store this is a
+    /// plain [`Sim::crash`]. Returns true if a tear was armed.
+    pub fn crash_tearing(&mut self, i: usize) -> bool {
+        let bytes = range(&mut self.storage, 0, 300) as usize;
+        let mask = (self.storage.next_u32() & 0xff) as u8;
+        let armed = self.nodes[i]
+            .as_mut()
+            .is_some_and(|n| n.store().arm_tear(bytes, mask));
+        if !armed {
+            self.crash(i);
+        }
+        self.fold(&[10, i as u64, bytes as u64]);
+        armed
+    }
+
+    /// Crashes with a torn write so far (a node's armed power cut happened).
+    pub fn torn_crashes(&self) -> u64 {
+        self.torn_crashes
+    }
+
+    /// Crashes node `i` if an armed power cut just happened in its flash.
+    fn reap(&mut self, i: usize) {
+        if self.nodes[i]
+            .as_ref()
+            .is_some_and(|n| n.store_ref().power_lost())
+        {
+            self.torn_crashes += 1;
+            self.crash(i);
+        }
+    }
+
+    /// Restarts node `i` from its surviving store (recovered from flash if it has one).
     pub fn restart(&mut self, i: usize) {
         if let Some(store) = self.dormant[i].take() {
+            let store = match store.recover() {
+                Ok(s) => s,
+                Err(e) => {
+                    // Never expected; keep the node down and make it visible.
+                    eprintln!("node {i}: flash did not mount after restart: {e}");
+                    return;
+                }
+            };
             let config = Config {
                 mode: self.cfg.mode,
                 want_timeout_ms: (2 * self.cfg.latency_ms_max + self.cfg.tick_interval_ms).max(1),
@@ -615,6 +674,7 @@ impl Sim {
                 let next = ev.at_ms + self.cfg.tick_interval_ms;
                 self.schedule(next, EventKind::Tick { node });
                 self.send_all(node, out);
+                self.reap(i);
             }
             EventKind::Deliver { to, from, bytes } => {
                 let head = bytes.iter().take(48).fold(bytes.len() as u64, |h, b| {
@@ -636,6 +696,7 @@ impl Sim {
                         .push(ev.at_ms.saturating_sub(s.timestamp_ms));
                 }
                 self.send_all(to, out);
+                self.reap(i);
             }
         }
         true

@@ -30,6 +30,8 @@ pub struct FaultOutcome {
     pub duplicated: u64,
     /// Crashes simulated.
     pub crashes: u64,
+    /// Of those, crashes that tore a flash write (recovered at restart).
+    pub torn_crashes: u64,
     /// Coverage over time.
     #[serde(skip)]
     pub series: Series,
@@ -93,6 +95,7 @@ pub fn faults(seed: u64, plan: &FaultPlan) -> Result<FaultOutcome, super::BuildE
         drop_rate: plan.drop_rate,
         duplicate_rate: plan.duplicate_rate,
         tick_interval_ms: 500,
+        flash_store: true,
         ..Builder::default()
     }
     .build()?;
@@ -121,7 +124,12 @@ pub fn faults(seed: u64, plan: &FaultPlan) -> Result<FaultOutcome, super::BuildE
                 let _ = sim.post(i, &format!("post by {i} at {t}"));
             }
             if unit(&mut w) < plan.crash_rate_per_min / 60.0 && sim.is_up(i) && t < 35_000 {
-                sim.crash(i);
+                // Half the crashes cut the node's next flash write in the middle.
+                if unit(&mut w) < 0.5 {
+                    sim.crash_tearing(i);
+                } else {
+                    sim.crash(i);
+                }
                 crashes += 1;
                 *down = t + range(&mut w, 1_000, 8_000);
             }
@@ -157,6 +165,7 @@ pub fn faults(seed: u64, plan: &FaultPlan) -> Result<FaultOutcome, super::BuildE
         dropped: sim.stats().dropped,
         duplicated: sim.stats().duplicated,
         crashes,
+        torn_crashes: sim.torn_crashes(),
         series,
         trace_hash: format!("{:016x}", sim.trace_hash()),
     })

@@ -1,7 +1,10 @@
-//! In-memory block store for simulated nodes.
+//! Block store for simulated nodes: chains in RAM, optionally persisted in a simulated
+//! NOR flash (`FlashLog` over `RamNorFlash`) so that a crash can tear a write and a
+//! restart recovers from flash alone.
 
 use glitter_core::chain::Head;
 use glitter_core::sig::PublicKey;
+use glitter_core::store::{BlockLog, FlashLog, RamNorFlash, ram_flash::PowerCut};
 use glitter_core::sync::{StoreFull, SyncStore};
 use glitter_core::wire::header::Header;
 use std::collections::HashMap;
@@ -14,15 +17,99 @@ struct Chain {
     payloads: Vec<Option<Vec<u8>>>,
 }
 
-/// A `SyncStore` in RAM: chains by author. Survives a simulated crash (the simulator
-/// keeps it, as flash would); only the node's volatile state is lost.
+/// Simulated flash per node: 64 pages of 4 KiB (256 KiB, about 900 typical blocks).
+pub const FLASH_PAGES: usize = 64;
+
+/// The flash log a simulated node persists to.
+pub type FlashMirror = FlashLog<RamNorFlash<FLASH_PAGES>, 64, 4096>;
+
+/// A `SyncStore`: chains by author in RAM, and optionally in a simulated flash.
+///
+/// Without flash, the simulator keeps the RAM copy across a crash (as if it were
+/// durable). With flash, every block is appended to the flash log first and made
+/// visible only once that append is durable; a restart rebuilds the RAM copy from the
+/// flash alone ([`MemStore::recover`]), so a torn append is lost, never served.
 #[derive(Clone, Debug, Default)]
 pub struct MemStore {
     chains: HashMap<PublicKey, Chain>,
     blocks: u64,
+    flash: Option<Box<FlashMirror>>,
 }
 
 impl MemStore {
+    /// A store persisted in a freshly formatted simulated flash.
+    ///
+    /// # Errors
+    /// If formatting fails (it does not on a healthy simulated flash).
+    pub fn with_flash() -> Result<MemStore, String> {
+        let log = FlashMirror::format(RamNorFlash::new()).map_err(|e| e.to_string())?;
+        Ok(MemStore {
+            flash: Some(Box::new(log)),
+            ..MemStore::default()
+        })
+    }
+
+    /// True if this store persists to flash.
+    pub fn has_flash(&self) -> bool {
+        self.flash.is_some()
+    }
+
+    /// Arms a power cut inside the next flash operation (after `after_bytes` bytes of
+    /// it, with `torn_mask` deciding the bits of the byte at the cut). Returns false
+    /// without flash.
+    pub fn arm_tear(&mut self, after_bytes: usize, torn_mask: u8) -> bool {
+        let Some(log) = self.flash.as_mut() else {
+            return false;
+        };
+        log.flash_mut_for_fault_injection()
+            .schedule_power_cut(PowerCut {
+                after_ops: 0,
+                after_bytes,
+                torn_mask,
+            });
+        true
+    }
+
+    /// True once an armed power cut has happened (the node must crash now).
+    pub fn power_lost(&self) -> bool {
+        self.flash.as_ref().is_some_and(|l| !l.flash().is_powered())
+    }
+
+    /// A restart: power returns, the flash log is mounted (a torn tail is discarded)
+    /// and the RAM copy is rebuilt from flash alone. Without flash, the store is kept.
+    ///
+    /// # Errors
+    /// If the flash does not mount (never expected: reported, not hidden).
+    pub fn recover(self) -> Result<MemStore, String> {
+        let Some(log) = self.flash else {
+            return Ok(self);
+        };
+        let mut f = log.into_flash();
+        f.power_on();
+        let mut log = FlashMirror::mount(f).map_err(|e| e.to_string())?;
+        let mut out = MemStore::default();
+        let authors: Vec<PublicKey> = (0..log.author_count())
+            .filter_map(|i| log.author_at(i))
+            .collect();
+        let mut buf = [0u8; glitter_core::PAYLOAD_LEN_MAX];
+        for a in authors {
+            let head = log.head(&a).map_or(0, |h| h.seq);
+            let c = out.chains.entry(a).or_default();
+            for seq in 1..=head {
+                let (h, p) = log
+                    .block(&a, seq, &mut buf)
+                    .map_err(|e| e.to_string())?
+                    .ok_or_else(|| format!("block {seq} missing after mount"))?;
+                c.headers.push(h);
+                c.ids.push(h.id());
+                c.payloads.push(Some(p.to_vec()));
+                out.blocks += 1;
+            }
+        }
+        out.flash = Some(Box::new(log));
+        Ok(out)
+    }
+
     /// Total blocks stored.
     pub fn blocks(&self) -> u64 {
         self.blocks
@@ -76,10 +163,20 @@ impl SyncStore for MemStore {
     }
 
     fn append(&mut self, header: &Header, payload: Option<&[u8]>) -> Result<(), StoreFull> {
-        let c = self.chains.entry(header.author).or_default();
-        if header.seq != c.headers.len() as u64 + 1 {
+        let expected = self
+            .chains
+            .get(&header.author)
+            .map_or(0, |c| c.headers.len()) as u64
+            + 1;
+        if header.seq != expected {
             return Err(StoreFull);
         }
+        if let Some(log) = self.flash.as_mut() {
+            // Durable first: only a block the flash log committed becomes visible.
+            let p = payload.ok_or(StoreFull)?;
+            log.append(header, p).map_err(|_| StoreFull)?;
+        }
+        let c = self.chains.entry(header.author).or_default();
         c.headers.push(*header);
         c.ids.push(header.id());
         c.payloads.push(payload.map(<[u8]>::to_vec));
