@@ -42,6 +42,7 @@ pub mod social;
 pub mod store;
 pub mod sync;
 pub mod wire;
+pub mod zk;
 
 pub use block::BlockBuilder;
 pub use chain::{ChainError, ChainState, ForkProof};

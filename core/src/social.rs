@@ -132,6 +132,8 @@ pub enum Payload {
     Attestation(Attestation),
     /// See [`BackupManifest`](crate::backup::BackupManifest).
     BackupManifest(crate::backup::BackupManifest),
+    /// See [`Claim`](crate::zk::Claim).
+    Claim(crate::zk::Claim),
 }
 
 impl Payload {
@@ -145,6 +147,7 @@ impl Payload {
             Payload::Trust(_) => BlockKind::Trust,
             Payload::Attestation(_) => BlockKind::Attestation,
             Payload::BackupManifest(_) => BlockKind::BackupManifest,
+            Payload::Claim(_) => BlockKind::Claim,
         }
     }
 
@@ -161,6 +164,7 @@ impl Payload {
             BlockKind::Trust => Payload::Trust(payload::decode_canonical(bytes)?),
             BlockKind::Attestation => Payload::Attestation(payload::decode_canonical(bytes)?),
             BlockKind::BackupManifest => Payload::BackupManifest(payload::decode_canonical(bytes)?),
+            BlockKind::Claim => Payload::Claim(payload::decode_canonical(bytes)?),
         })
     }
 
@@ -177,6 +181,7 @@ impl Payload {
             Payload::Trust(p) => payload::encode(p, out),
             Payload::Attestation(p) => payload::encode(p, out),
             Payload::BackupManifest(p) => payload::encode(p, out),
+            Payload::Claim(p) => payload::encode(p, out),
         }
     }
 

@@ -1,8 +1,9 @@
 //! # glitter-firmware
 //!
 //! glitter's core on a Cortex-M microcontroller: a story that creates an identity,
-//! appends posts, verifies its own chain and a received one, checks every pinned
-//! Ed25519 verdict, and exits with a status that CI can read.
+//! appends posts to a flash log, survives a reboot and a power cut, verifies its own
+//! chain and a received one, refuses a corrupted flash, checks every pinned Ed25519
+//! verdict, and exits with a status that CI can read.
 //!
 //! One source, three machines, chosen by cargo feature (see the README):
 //!
@@ -30,6 +31,8 @@ mod platform;
 mod stack;
 mod story;
 mod vectors;
+#[cfg(not(feature = "lm3s6965"))]
+mod zk_step;
 
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 
@@ -40,11 +43,16 @@ fn main() -> ! {
     // measures the core's own needs.
     static mut BUFFERS: story::Buffers = story::Buffers::new();
 
-    #[allow(unused_mut, reason = "only the board's RNG needs it")]
+    #[allow(unused_mut, reason = "only the board's RNG and flash need it")]
     let mut board = platform::Board::init();
     #[cfg(feature = "nrf52840")]
     story::fresh_identity(platform::fresh_seed(&mut board));
-    let checks = story::run(platform::MACHINE, &board.meter, BUFFERS);
+    // The chain log's flash: a RamNorFlash under QEMU, the NVMC on the board.
+    #[cfg(feature = "qemu")]
+    let flash = &mut *board.flash;
+    #[cfg(feature = "nrf52840")]
+    let flash = &mut board.flash;
+    let checks = story::run(platform::MACHINE, &board.meter, BUFFERS, flash);
     platform::exit(checks.all_passed())
 }
 

@@ -10,13 +10,17 @@
 
 use core::fmt::Write as _;
 
-use glitter_core::chain::{ChainError, ChainState};
+use glitter_core::chain::{ChainError, ChainState, Head};
 use glitter_core::social::Payload;
-use glitter_core::wire::header::{HEADER_LEN, Header};
-use glitter_core::{BlockBuilder, KeyPair, sig};
+use glitter_core::store::embedded_storage::nor_flash::ErrorType;
+use glitter_core::store::{self, BlockLog, FlashLog, MountReport};
+use glitter_core::wire::WireError;
+use glitter_core::wire::header::{HEADER_LEN, Header, PAYLOAD_LEN_MAX};
+use glitter_core::{BlockBuilder, KeyPair, PublicKey, sig};
 use heapless::{String, Vec};
 
 use crate::meter::{self, Meter};
+use crate::platform::Flash;
 use crate::{outln, stack, vectors};
 
 /// Alice's demo seed: the device owner's identity. Fixed, so that every run (and the
@@ -30,10 +34,22 @@ pub const ALICE_POSTS: u64 = 24;
 pub const BOB_BLOCKS: usize = 8;
 /// 2026-01-01T00:00:00Z: the demo's clock starts here; each block is a minute later.
 pub const EPOCH_MS: u64 = 1_767_225_600_000;
-/// Capacity of a chain held in RAM (blocks).
-pub const CHAIN_CAPACITY: usize = 32;
 /// Largest payload the demo writes (bytes); the core's bound is 1 KiB.
 pub const DEMO_PAYLOAD_MAX: usize = 96;
+/// Authors the flash log's RAM index tracks (80 bytes each): Alice and Bob.
+pub const LOG_AUTHORS: usize = 2;
+/// Blocks the flash log's RAM index tracks (4 bytes each): the story stores 33. The
+/// index is part of every `FlashLog` value, which the story moves across reboots, so
+/// it is sized to the story rather than to the flash (which holds about 60 of its
+/// blocks).
+pub const LOG_BLOCKS: usize = 48;
+
+/// The chain log: glitter's `FlashLog` on the machine's flash (a `RamNorFlash` under
+/// QEMU, the NVMC on the board), with a RAM index of [`LOG_AUTHORS`] authors and
+/// [`LOG_BLOCKS`] blocks. Alice's chain and the chains she receives share it.
+pub type Log<'f> = FlashLog<&'f mut Flash, LOG_AUTHORS, LOG_BLOCKS>;
+/// The log's typed error, over the flash driver's own.
+pub type LogError = store::Error<<Flash as ErrorType>::Error>;
 
 /// A received block: the header's bytes and the payload's, as they travel.
 pub struct WireBlock {
@@ -46,22 +62,23 @@ pub struct WireBlock {
 /// The buffers the story needs, lent by the caller so that they live in static RAM
 /// and not on the stack.
 pub struct Buffers {
-    /// Alice's chain, as stored on her device (headers and payloads).
-    pub alice: Vec<WireBlock, CHAIN_CAPACITY>,
-    /// Headers verified so far: the `HeaderSource` that skip links are checked
-    /// against (a slice of headers from seq 1 is one).
-    pub verified: Vec<Header, CHAIN_CAPACITY>,
+    /// Bob's headers, from seq 1: the `HeaderSource` his builder (and a validator of
+    /// a tampered copy) checks skip links against (a slice of headers from seq 1 is
+    /// one). Alice's chains are checked against the flash log instead.
+    pub verified: Vec<Header, BOB_BLOCKS>,
     /// Bob's chain as it arrives over the air.
     pub inbox: Vec<WireBlock, BOB_BLOCKS>,
+    /// A payload read back from the flash log.
+    pub payload: [u8; PAYLOAD_LEN_MAX],
 }
 
 impl Buffers {
     /// Empty buffers (const, for a `static`).
     pub const fn new() -> Buffers {
         Buffers {
-            alice: Vec::new(),
             verified: Vec::new(),
             inbox: Vec::new(),
+            payload: [0; PAYLOAD_LEN_MAX],
         }
     }
 }
@@ -97,12 +114,52 @@ struct Costs {
     sign: u64,
     verify: u64,
     append: u64,
-    /// Mounting a flash log; `None` until the story has a flash store to mount.
-    mount: Option<u64>,
+    /// Each remount of the log: blocks and authors found, cost.
+    mounts: Vec<(usize, usize, u64), 2>,
+}
+
+/// Why one of Alice's posts did not make it to the log.
+enum Failure {
+    /// The payload did not encode, or a stored header did not decode.
+    Wire(WireError),
+    /// The chain refused to sign or accept it.
+    Chain(ChainError),
+    /// The log refused or failed to store it.
+    Store(LogError),
+}
+
+impl core::fmt::Debug for Failure {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Failure::Wire(e) => write!(f, "{e:?}"),
+            Failure::Chain(e) => write!(f, "{e:?}"),
+            Failure::Store(e) => write!(f, "{e:?}"),
+        }
+    }
+}
+
+/// A step stopped early; its failed check is already recorded.
+struct Stop;
+
+/// `result`'s value; or, on error, a failed check naming `what` and the error.
+fn must<T, E: core::fmt::Debug>(
+    checks: &mut Checks,
+    result: Result<T, E>,
+    what: &str,
+) -> Result<T, Stop> {
+    result.map_err(|e| {
+        checks.check(false, format_args!("{what}: {e:?}"));
+        Stop
+    })
 }
 
 /// Runs the whole story and returns the tally.
-pub fn run(machine: &str, meter: &Meter, buffers: &mut Buffers) -> Checks {
+///
+/// The steps are `#[inline(never)]`: each gets its own stack frame, live only while it
+/// runs. Inlined into this one (LTO does it), their locals (several `FlashLog`s and
+/// their mount results among them) would share a single frame of about 9 KB for the
+/// whole run, and the peak stack figure would measure that rather than the core.
+pub fn run(machine: &str, meter: &Meter, buffers: &mut Buffers, flash: &mut Flash) -> Checks {
     let mut checks = Checks::default();
     let mut costs = Costs::default();
     outln!(
@@ -115,10 +172,15 @@ pub fn run(machine: &str, meter: &Meter, buffers: &mut Buffers) -> Checks {
         report(&checks, &costs);
         return checks;
     };
-    append_posts(&alice, meter, buffers, &mut checks, &mut costs);
-    verify_chain(&alice, meter, buffers, &mut checks, &mut costs);
-    receive(meter, buffers, &mut checks);
+    // Steps 2 to 7 share Alice's flash log. A step that cannot go on records a failed
+    // check and ends them (the run then fails).
+    let _ = flash_story(&alice, meter, buffers, &mut *flash, &mut checks, &mut costs);
+    #[cfg(feature = "qemu")]
+    bad_flash(flash, buffers, &mut checks);
     pinned_vectors(&mut checks);
+    // Not on lm3s6965: the ZK step needs ~33 KB of its 128 KiB flash budget (see zk_step).
+    #[cfg(not(feature = "lm3s6965"))]
+    crate::zk_step::run(meter, &mut checks);
     report(&checks, &costs);
     checks
 }
@@ -154,60 +216,105 @@ fn identity(checks: &mut Checks) -> Option<KeyPair> {
     Some(alice)
 }
 
-/// Step 2: Alice appends her posts.
-fn append_posts(
+/// Steps 2 to 7: Alice's chain in the flash log. Returns early (its failed check
+/// recorded) when a step cannot go on.
+#[inline(never)]
+fn flash_story(
     alice: &KeyPair,
     meter: &Meter,
     buffers: &mut Buffers,
+    flash: &mut Flash,
     checks: &mut Checks,
     costs: &mut Costs,
-) {
+) -> Result<(), Stop> {
+    let mut log = open_log(flash, checks)?;
+    append_posts(alice, meter, &mut log, checks, costs)?;
+    let mut log = reboot(meter, log, checks, costs)?;
+    #[cfg(feature = "qemu")]
+    {
+        // Signed here, not in `power_cut`, so that signing's deep stack does not sit
+        // on top of that step's frame.
+        let n = ALICE_POSTS + 1;
+        let in_flight = must(checks, sign_post(alice, &mut log, n), "post signed")?;
+        log = power_cut(alice, log, n, in_flight, checks)?;
+    }
+    verify_chain(alice, meter, &mut log, buffers, checks, costs);
+    receive(meter, buffers, &mut log, checks);
+    reboot(meter, log, checks, costs).map(|_| ())
+}
+
+/// Step 2: the device mounts its chain log; a blank flash is formatted.
+#[inline(never)]
+fn open_log<'f>(flash: &'f mut Flash, checks: &mut Checks) -> Result<Log<'f>, Stop> {
+    outln!("== flash log");
+    // A board's flash keeps what the previous run wrote: show it, then start afresh,
+    // so that every run tells the same story.
+    #[cfg(feature = "nrf52840")]
+    let log = {
+        match Log::mount(&mut *flash) {
+            Ok(old) => {
+                let u = old.usage();
+                outln!(
+                    "  the previous run left {} blocks of {} authors; formatting",
+                    u.blocks,
+                    u.authors
+                );
+            }
+            Err(e) => outln!("  no log from a previous run ({e:?}); formatting"),
+        }
+        Log::format(flash)
+    };
+    #[cfg(feature = "qemu")]
+    let log = Log::mount_or_format(flash);
+    let log = must(checks, log, "the chain log mounts or formats")?;
+    let geo = log.geometry();
+    let usage = log.usage();
+    outln!(
+        "  FlashLog on {} pages of {} bytes; RAM index for {} authors and {} blocks ({} bytes)",
+        geo.pages,
+        geo.page_size,
+        usage.authors_max,
+        usage.blocks_max,
+        usage.index_bytes
+    );
+    checks.check(
+        usage.blocks == 0 && log.mount_report().records == 0,
+        format_args!("blank flash formatted: an empty log"),
+    );
+    Ok(log)
+}
+
+/// Step 3: Alice appends her posts. Each is signed as the next block of the chain
+/// stored in the log (`ChainState` resumed at the log's head, skip-link targets read
+/// from flash), then appended: durable first, then visible.
+#[inline(never)]
+fn append_posts(
+    alice: &KeyPair,
+    meter: &Meter,
+    log: &mut Log<'_>,
+    checks: &mut Checks,
+    costs: &mut Costs,
+) -> Result<(), Stop> {
     outln!("== append");
-    let Ok(state) = ChainState::new(alice.public()) else {
-        checks.check(false, format_args!("alice's chain starts"));
-        return;
-    };
-    let Ok(mut builder) = BlockBuilder::new(alice.clone(), state) else {
-        checks.check(false, format_args!("alice's block builder starts"));
-        return;
-    };
-    let mut failures = 0u32;
     for n in 1..=ALICE_POSTS {
-        let mut text: String<64> = String::new();
-        let _ = write!(text, "post {n} from a microcontroller");
-        let Ok(post) = Payload::post(&text, None) else {
-            failures += 1;
-            continue;
-        };
-        let headers: &mut [Header] = &mut buffers.verified;
-        let (built, cost) = meter.measure(|| {
-            builder
-                .next(&post, EPOCH_MS + n * 60_000, headers)
-                .map(|(header, payload)| (header, Vec::from_slice(payload)))
-        });
+        let (stored, cost) = meter.measure(|| append_post(alice, log, n));
         costs.append = costs.append.max(cost);
-        let Ok((header, Ok(payload))) = built else {
-            failures += 1;
-            continue;
-        };
-        let stored = buffers
-            .alice
-            .push(WireBlock {
-                header: header.to_bytes(),
-                payload,
-            })
-            .is_ok();
-        if !stored || buffers.verified.push(header).is_err() {
-            failures += 1;
+        if let Err(e) = stored {
+            checks.check(false, format_args!("post {n} appended: {e:?}"));
+            return Err(Stop);
         }
     }
-    let head = builder.state().head();
+    let head = log.head(&alice.public());
     if let Some(head) = head {
         outln!("  head: seq {} id {:?}", head.seq, head.id);
     }
+    let usage = log.usage();
     checks.check(
-        failures == 0 && head.map(|h| h.seq) == Some(ALICE_POSTS),
-        format_args!("{ALICE_POSTS} posts appended and stored"),
+        head.map(|h| h.seq) == Some(ALICE_POSTS) && usage.blocks as u64 == ALICE_POSTS,
+        format_args!(
+            "{ALICE_POSTS} posts signed and appended to the flash log ({} flash bytes used)",
+            usage.flash_bytes_used
+        ),
     );
 
     // The cost of a bare signature over a header-sized message, for comparison with
@@ -215,54 +322,226 @@ fn append_posts(
     let message = [0x5a_u8; 164];
     let (_, cost) = meter.measure(|| alice.sign(&message));
     costs.sign = cost;
+    Ok(())
 }
 
-/// Step 5: reads the whole chain back and verifies it from genesis.
+/// Alice's post `n`, encoded and signed as the next block of the chain stored in
+/// `log` (not stored yet).
+fn sign_post(
+    alice: &KeyPair,
+    log: &mut Log<'_>,
+    n: u64,
+) -> Result<(Header, Vec<u8, DEMO_PAYLOAD_MAX>), Failure> {
+    let mut text: String<64> = String::new();
+    let _ = write!(text, "post {n} from a microcontroller");
+    let post = Payload::post(&text, None).map_err(Failure::Wire)?;
+    let mut payload: Vec<u8, DEMO_PAYLOAD_MAX> = Vec::new();
+    let _ = payload.resize(DEMO_PAYLOAD_MAX, 0);
+    let len = post.encode(&mut payload).map_err(Failure::Wire)?.len();
+    payload.truncate(len);
+    let author = alice.public();
+    let mut state = log.chain_state(author).map_err(Failure::Chain)?;
+    let header = state
+        .append(
+            alice,
+            post.kind(),
+            EPOCH_MS + n * 60_000,
+            &payload,
+            &mut log.source(author),
+        )
+        .map_err(Failure::Chain)?;
+    Ok((header, payload))
+}
+
+/// Signs Alice's post `n` and appends it to the log.
+fn append_post(alice: &KeyPair, log: &mut Log<'_>, n: u64) -> Result<Header, Failure> {
+    let (header, payload) = sign_post(alice, log, n)?;
+    log.append(&header, &payload).map_err(Failure::Store)?;
+    Ok(header)
+}
+
+/// Steps 4 and 7: a reboot. The RAM index is lost and only the flash remains; mounting
+/// it rebuilds the index from the records. Every author's head and every block must
+/// survive.
+#[inline(never)]
+fn reboot<'f>(
+    meter: &Meter,
+    log: Log<'f>,
+    checks: &mut Checks,
+    costs: &mut Costs,
+) -> Result<Log<'f>, Stop> {
+    outln!("== reboot");
+    let mut heads: Vec<(PublicKey, Option<Head>), LOG_AUTHORS> = Vec::new();
+    for author in log.authors() {
+        let _ = heads.push((author, log.head(&author)));
+    }
+    let blocks = log.usage().blocks;
+    let flash = log.into_flash();
+    let (mounted, cost) = meter.measure(|| Log::mount(flash));
+    let log = must(checks, mounted, "the log mounts after the reboot")?;
+    let report = log.mount_report();
+    let _ = costs.mounts.push((report.records, report.authors, cost));
+    print_report(&report);
+    checks.check(
+        report.records == blocks
+            && report.authors == heads.len()
+            && report.torn_tail.is_none()
+            && heads.iter().all(|(author, head)| log.head(author) == *head),
+        format_args!(
+            "{blocks} blocks of {} author(s) and their heads survive the reboot",
+            heads.len()
+        ),
+    );
+    Ok(log)
+}
+
+/// Prints what a mount found.
+fn print_report(report: &MountReport) {
+    outln!(
+        "  mounted: {} blocks of {} author(s) on {} page(s)",
+        report.records,
+        report.authors,
+        report.pages_in_use
+    );
+    if let Some(torn) = report.torn_tail {
+        outln!(
+            "  torn tail at flash offset {} ({})",
+            torn.offset,
+            if torn.repaired {
+                "repaired: the log goes on on the next page"
+            } else {
+                "no page left: read-only"
+            }
+        );
+    }
+}
+
+/// Step 5 (QEMU): the power fails in the middle of appending `header` (Alice's post
+/// `n`, signed as the next block of her chain). The flash is armed to
+/// complete the record's first write (its head) and cut the second (the payload)
+/// after 8 bytes, with a half-programmed byte; then the device powers up and mounts.
+/// The head must be the old one or the block in flight, nothing committed may be
+/// lost, and the torn tail must be reported and never served.
+#[cfg(feature = "qemu")]
+#[inline(never)]
+fn power_cut<'f>(
+    alice: &KeyPair,
+    log: Log<'f>,
+    n: u64,
+    (header, payload): (Header, Vec<u8, DEMO_PAYLOAD_MAX>),
+    checks: &mut Checks,
+) -> Result<Log<'f>, Stop> {
+    use glitter_core::store::PowerCut;
+
+    outln!("== power cut");
+    let author = alice.public();
+    let before = log.head(&author);
+    let blocks = log.usage().blocks;
+    // Arm the cut on the flash itself (the log hands its flash back, and mounts it
+    // again: a mount without a torn tail writes nothing).
+    let flash = log.into_flash();
+    flash.schedule_power_cut(PowerCut {
+        after_ops: 1,
+        after_bytes: 8,
+        torn_mask: 0x0f,
+    });
+    let mut log = must(checks, Log::mount(flash), "the log mounts")?;
+    let cut = log.append(&header, &payload);
+    if let Err(e) = &cut {
+        outln!("  post {n}: append fails: {e:?}");
+    }
+    checks.check(
+        matches!(cut, Err(store::Error::Flash(_))),
+        format_args!("the power fails in the middle of post {n}'s append"),
+    );
+
+    // Power comes back: reboot and mount.
+    let flash = log.into_flash();
+    flash.power_on();
+    let mut log = must(checks, Log::mount(flash), "the log mounts after the cut")?;
+    let report = log.mount_report();
+    print_report(&report);
+    let head = log.head(&author);
+    let landed = head.map(|h| h.id) == Some(header.id());
+    let kept = head == before || landed;
+    checks.check(
+        kept && report.records >= blocks,
+        format_args!(
+            "after the cut the head is {} and all {blocks} committed blocks are kept",
+            if landed {
+                "the block in flight"
+            } else {
+                "the old head"
+            }
+        ),
+    );
+    checks.check(
+        report.torn_tail.is_some_and(|t| t.repaired),
+        format_args!("the torn tail is reported and the log goes on on a fresh page"),
+    );
+    if !landed {
+        let stored = log.append(&header, &payload);
+        checks.check(
+            stored.is_ok() && log.head(&author).map(|h| h.id) == Some(header.id()),
+            format_args!("post {n}, signed before the cut, appended after it"),
+        );
+    }
+    Ok(log)
+}
+
+/// Step 6: reads Alice's whole chain back from flash and verifies it from genesis,
+/// with the log as the source of skip-link targets.
+#[inline(never)]
 fn verify_chain(
     alice: &KeyPair,
     meter: &Meter,
+    log: &mut Log<'_>,
     buffers: &mut Buffers,
     checks: &mut Checks,
     costs: &mut Costs,
 ) {
     outln!("== verify");
-    let Ok(mut state) = ChainState::new(alice.public()) else {
+    let author = alice.public();
+    let Ok(mut state) = ChainState::new(author) else {
         checks.check(false, format_args!("a validator for alice's chain starts"));
         return;
     };
-    buffers.verified.clear();
+    let last = log.head(&author).map_or(0, |h| h.seq);
     let mut verified = 0u64;
-    let mut first_error: Option<(u64, ChainError)> = None;
-    for block in &buffers.alice {
-        let headers: &mut [Header] = &mut buffers.verified;
-        let (result, cost) =
-            meter.measure(|| state.verify_next(&block.header, Some(&block.payload), headers));
-        costs.verify = costs.verify.max(cost);
-        match result {
-            Ok(header) => {
-                verified += 1;
-                if buffers.verified.push(header).is_err() {
-                    break;
-                }
-            }
-            Err(e) => {
-                first_error = Some((verified + 1, e));
+    for seq in 1..=last {
+        let (header, payload) = match log.block(&author, seq, &mut buffers.payload) {
+            Ok(Some(block)) => block,
+            Ok(None) => {
+                outln!("  block {seq}: not in the log");
                 break;
             }
+            Err(e) => {
+                outln!("  block {seq}: {e:?}");
+                break;
+            }
+        };
+        let bytes = header.to_bytes();
+        let (result, cost) =
+            meter.measure(|| state.verify_next(&bytes, Some(payload), &mut log.source(author)));
+        costs.verify = costs.verify.max(cost);
+        if let Err(e) = result {
+            outln!("  block {seq}: {e:?} ({e})");
+            break;
         }
-    }
-    if let Some((seq, e)) = first_error {
-        outln!("  block {}: {:?} ({})", seq, e, e);
+        verified += 1;
     }
     checks.check(
-        first_error.is_none() && verified == ALICE_POSTS,
-        format_args!("{verified} blocks verified from genesis with ChainState::verify_next"),
+        verified == last && last >= ALICE_POSTS && state.head() == log.head(&author),
+        format_args!(
+            "{verified} blocks read back from flash and verified from genesis with ChainState::verify_next"
+        ),
     );
 }
 
-/// Step 6: Bob's chain arrives; Alice's device verifies it, and rejects tampered or
-/// out-of-order copies with typed errors.
-fn receive(meter: &Meter, buffers: &mut Buffers, checks: &mut Checks) {
+/// Step 7: Bob's chain arrives; Alice's device verifies it and stores it in her log
+/// beside her own chain, and rejects tampered or out-of-order copies with typed errors.
+#[inline(never)]
+fn receive(meter: &Meter, buffers: &mut Buffers, log: &mut Log<'_>, checks: &mut Checks) {
     outln!("== receive");
     let Ok(bob) = KeyPair::from_seed(BOB_SEED) else {
         checks.check(false, format_args!("bob's key pair derives from his seed"));
@@ -293,29 +572,42 @@ fn receive(meter: &Meter, buffers: &mut Buffers, checks: &mut Checks) {
         }
     }
 
-    // The genuine chain, in order.
-    let Ok(mut state) = ChainState::new(bob.public()) else {
+    // The genuine chain, in order: each block is verified (skip-link targets read from
+    // the log), then stored in Alice's log.
+    let author = bob.public();
+    let Ok(mut state) = log.chain_state(author) else {
         checks.check(false, format_args!("a validator for bob's chain starts"));
         return;
     };
-    buffers.verified.clear();
     let mut accepted = 0usize;
     for block in &buffers.inbox {
-        let headers: &mut [Header] = &mut buffers.verified;
-        let (result, _) =
-            meter.measure(|| state.verify_next(&block.header, Some(&block.payload), headers));
-        match result {
-            Ok(header) if buffers.verified.push(header).is_ok() => accepted += 1,
-            Ok(_) => break,
+        let (result, _) = meter.measure(|| {
+            state.verify_next(&block.header, Some(&block.payload), &mut log.source(author))
+        });
+        let stored = match result {
+            Ok(header) => log.append(&header, &block.payload),
             Err(e) => {
                 outln!("  block {}: {:?}", accepted + 1, e);
                 break;
             }
+        };
+        if let Err(e) = stored {
+            outln!("  block {}: {:?}", accepted + 1, e);
+            break;
         }
+        accepted += 1;
     }
     checks.check(
-        accepted == BOB_BLOCKS,
-        format_args!("bob's {accepted} blocks received and verified"),
+        accepted == BOB_BLOCKS && log.head(&author).map(|h| h.seq) == Some(BOB_BLOCKS as u64),
+        format_args!("bob's {accepted} blocks received, verified and stored in the log"),
+    );
+    let usage = log.usage();
+    checks.check(
+        usage.authors == 2,
+        format_args!(
+            "one log, {} authors: {} blocks, {} of {} flash bytes used",
+            usage.authors, usage.blocks, usage.flash_bytes_used, usage.flash_bytes
+        ),
     );
 }
 
@@ -332,6 +624,7 @@ enum Tamper {
 
 /// Delivers Bob's blocks up to and including `index` to a fresh validator, damaged as
 /// `tamper` says; returns the first error.
+#[inline(never)]
 fn replay_with(
     bob: &KeyPair,
     buffers: &mut Buffers,
@@ -364,6 +657,7 @@ fn replay_with(
 }
 
 /// Bob writes a profile and posts; they land in Alice's inbox as bytes.
+#[inline(never)]
 fn send_bob_chain(bob: &KeyPair, buffers: &mut Buffers) -> bool {
     buffers.inbox.clear();
     buffers.verified.clear();
@@ -403,8 +697,102 @@ fn send_bob_chain(bob: &KeyPair, buffers: &mut Buffers) -> bool {
     true
 }
 
-/// Step 7: every pinned Ed25519 verdict, through the same `sig::verdict` the host
+/// Step 8 (QEMU): flash the log cannot trust. A bit of a committed block rots, then
+/// the whole flash holds garbage. Mount refuses each with a typed error (printed),
+/// serves nothing from it and does not panic; `mount_or_format` does not format a
+/// damaged log away; an explicit format recovers the flash, and the log works again.
+#[cfg(feature = "qemu")]
+#[inline(never)]
+fn bad_flash(flash: &mut Flash, buffers: &Buffers, checks: &mut Checks) {
+    use glitter_core::store::Geometry;
+    use glitter_core::store::embedded_storage::nor_flash::NorFlash;
+    use glitter_core::store::format::RECORD_HEAD_LEN;
+
+    outln!("== bad flash");
+    // Bit rot: the first word of block 1's payload (page 0, long since full) decays
+    // to zeros. NOR bits only go 1 -> 0; multi-write mode lets a word be written again.
+    let Some(geo) = Geometry::of(&*flash) else {
+        checks.check(false, format_args!("the flash's geometry"));
+        return;
+    };
+    flash.set_multiwrite(true);
+    let rot = flash.write(geo.data_start() + RECORD_HEAD_LEN as u32, &[0; 4]);
+    flash.set_multiwrite(false);
+    let mounted = Log::mount(&mut *flash).map(|_| ());
+    if let Err(e) = &mounted {
+        outln!("  block 1's payload rots; mount: {e:?}");
+    }
+    let refused = Log::mount_or_format(&mut *flash).map(|_| ());
+    checks.check(
+        rot.is_ok() && matches!(mounted, Err(store::Error::Corrupted { .. })) && refused == mounted,
+        format_args!("rotten log refused, typed; mount_or_format does not format it away"),
+    );
+
+    // Garbage: a deterministic pseudo-random pattern over the whole flash.
+    let filled = fill_with_garbage(flash);
+    let mounted = Log::mount(&mut *flash).map(|_| ());
+    if let Err(e) = &mounted {
+        outln!("  garbage on every page; mount: {e:?}");
+    }
+    checks.check(
+        filled.is_ok() && matches!(mounted, Err(store::Error::NotFormatted)),
+        format_args!("garbage flash refused with a typed error, no panic"),
+    );
+
+    // Recovery: format, store Bob's (already verified) chain again, reboot.
+    match restore(flash, buffers) {
+        Ok(report) => {
+            print_report(&report);
+            checks.check(
+                report.records == buffers.inbox.len() && report.authors == 1,
+                format_args!(
+                    "formatted, the log works again: {} blocks stored and remounted",
+                    report.records
+                ),
+            );
+        }
+        Err(e) => checks.check(false, format_args!("the log works after a format: {e:?}")),
+    }
+}
+
+/// Fills the whole flash with a deterministic pseudo-random pattern (xorshift32),
+/// through the `NorFlash` API: erase everything, then program every word.
+#[cfg(feature = "qemu")]
+fn fill_with_garbage(flash: &mut Flash) -> Result<(), <Flash as ErrorType>::Error> {
+    use glitter_core::store::embedded_storage::nor_flash::NorFlash;
+
+    let capacity = Flash::CAPACITY as u32;
+    flash.erase(0, capacity)?;
+    let mut x: u32 = 0x2545_f491;
+    let mut chunk = [0u8; 256];
+    for offset in (0..capacity).step_by(chunk.len()) {
+        for word in chunk.chunks_exact_mut(4) {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            word.copy_from_slice(&x.to_le_bytes());
+        }
+        flash.write(offset, &chunk)?;
+    }
+    Ok(())
+}
+
+/// Formats the flash, stores Bob's received blocks in it, and mounts it again.
+#[cfg(feature = "qemu")]
+fn restore(flash: &mut Flash, buffers: &Buffers) -> Result<MountReport, Failure> {
+    let mut log = Log::format(flash).map_err(Failure::Store)?;
+    for block in &buffers.inbox {
+        let header = Header::decode(&block.header).map_err(Failure::Wire)?;
+        log.append(&header, &block.payload)
+            .map_err(Failure::Store)?;
+    }
+    let log = Log::mount(log.into_flash()).map_err(Failure::Store)?;
+    Ok(log.mount_report())
+}
+
+/// Step 9: every pinned Ed25519 verdict, through the same `sig::verdict` the host
 /// test calls.
+#[inline(never)]
 fn pinned_vectors(checks: &mut Checks) {
     outln!("== signature rule (pinned vectors)");
     let mut tally: Vec<(&str, u32), 8> = Vec::new();
@@ -444,8 +832,8 @@ fn report(checks: &Checks, costs: &Costs) {
     outln!("  ~ sign (164-byte message)     {:>8} {unit}", costs.sign);
     outln!("  ~ verify_next (max per block) {:>8} {unit}", costs.verify);
     outln!("  ~ append (max per post)       {:>8} {unit}", costs.append);
-    if let Some(mount) = costs.mount {
-        outln!("  ~ mount                       {:>8} {unit}", mount);
+    for (blocks, authors, cost) in &costs.mounts {
+        outln!("  ~ mount ({blocks} blocks, {authors} author(s)) {cost:>8} {unit}");
     }
     outln!("  ~ static RAM {} bytes", stack::static_bytes());
     outln!(

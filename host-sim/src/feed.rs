@@ -58,6 +58,17 @@ pub fn describe(h: &Header, payload: Option<&[u8]>, names: &BTreeMap<PublicKey, 
             m.custodians.len(),
             m.last_seq()
         ),
+        Ok(Payload::Claim(c)) => format!(
+            "claimed {} ({:?} backend)",
+            match c.statement {
+                glitter_core::zk::ClaimStatement::KnowsKey { .. } => "control of a key".to_string(),
+                glitter_core::zk::ClaimStatement::RingMember { members } =>
+                    format!("membership in a ring of {}", members.len()),
+                glitter_core::zk::ClaimStatement::PostCount { posts, .. } =>
+                    format!("at least {posts} posts"),
+            },
+            c.backend
+        ),
         Err(e) => format!("{} (undecodable payload: {e})", h.kind.name()),
     }
 }

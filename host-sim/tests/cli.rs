@@ -149,6 +149,9 @@ fn demo_tells_its_story() {
         "alice's data directory is gone",
         "alice (new device) posts block",
         "no fork",
+        "bob verifies it without learning which member: valid",
+        "a tampered proof: rejected",
+        "checked from the chain: valid",
         "demo complete",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");

@@ -67,11 +67,13 @@ pub enum BlockKind {
     Attestation = 6,
     /// The owner-signed index of a backup ([`crate::backup::BackupManifest`]).
     BackupManifest = 7,
+    /// A statement and its proof ([`crate::zk::Claim`]).
+    Claim = 8,
 }
 
 impl BlockKind {
     /// Every kind, in code order.
-    pub const ALL: [BlockKind; 7] = [
+    pub const ALL: [BlockKind; 8] = [
         BlockKind::Profile,
         BlockKind::Post,
         BlockKind::Follow,
@@ -79,6 +81,7 @@ impl BlockKind {
         BlockKind::Trust,
         BlockKind::Attestation,
         BlockKind::BackupManifest,
+        BlockKind::Claim,
     ];
 
     /// The kind for a code byte.
@@ -103,6 +106,7 @@ impl BlockKind {
             BlockKind::Trust => "trust",
             BlockKind::Attestation => "attestation",
             BlockKind::BackupManifest => "backup-manifest",
+            BlockKind::Claim => "claim",
         }
     }
 }

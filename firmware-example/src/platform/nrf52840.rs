@@ -19,16 +19,16 @@ unsafe extern "C" {
     static __glitter_log_end: u32;
 }
 
+/// The chain log's flash: the NVMC over the `LOG` region.
+pub type Flash = Nvmc<pac::NVMC>;
+
 /// The peripherals the story uses.
 pub struct Board {
     /// Cycle counter.
     pub meter: Meter,
-    /// The chain log's flash: 4-byte writes, 4 KiB pages (embedded-storage 0.3).
-    #[expect(
-        dead_code,
-        reason = "the FlashLog over the NVMC arrives with core's store"
-    )]
-    pub flash: Nvmc<pac::NVMC>,
+    /// The chain log's flash: 4-byte writes, 4 KiB pages (embedded-storage 0.3), the
+    /// `FlashLog`'s NorFlash.
+    pub flash: Flash,
     /// The hardware random number generator.
     pub rng: Rng,
 }
