@@ -104,6 +104,9 @@ pub enum Command {
         #[command(subcommand)]
         scenario: crate::simcli::SimCommand,
     },
+    /// Run a networked node on the data directory (rust-libp2p), or, with a
+    /// subcommand, drive the node running there (see docs/NETWORK.md).
+    Node(crate::node::NodeArgs),
 }
 
 /// The default data directory.
@@ -156,10 +159,18 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
     match command {
         Command::Demo => return crate::demo::run(),
         Command::Backup { command } => {
+            crate::node::check_no_node(dir)?;
             return crate::backup_cli::run_backup(dir, command, now_ms());
         }
-        Command::Restore(args) => return crate::backup_cli::run_restore(dir, args),
+        Command::Restore(args) => {
+            crate::node::check_no_node(dir)?;
+            return crate::backup_cli::run_restore(dir, args);
+        }
         Command::Sim { scenario } => return crate::simcli::run(scenario),
+        Command::Node(args) => {
+            crate::node::run(args, dir)?;
+            return Ok(out);
+        }
         Command::Verify { file } => {
             let chain = read_verified(&file)?;
             out.push(format!("ok: {}", file.display()));
@@ -173,6 +184,8 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
         }
         _ => {}
     }
+    // A running node owns the image: offline commands would write behind its back.
+    crate::node::check_no_node(dir)?;
     let data = DataDir::open(dir)?;
     match command {
         Command::Keygen { seed } => {
@@ -310,6 +323,7 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
         Command::Verify { .. }
         | Command::Demo
         | Command::Sim { .. }
+        | Command::Node(_)
         | Command::Backup { .. }
         | Command::Restore(_) => {}
     }

@@ -104,12 +104,19 @@ impl DataDir {
     /// I/O errors and store errors, naming the image.
     pub fn log(&self) -> Result<Box<HostLog>> {
         let path = self.image_path();
-        let flash = if path.exists() {
-            FileFlash::open_existing(&path)
-        } else {
-            FileFlash::create(&path, self.image_bytes)
+        if !path.exists() {
+            // Format a new image without a sync per erased page, then sync once: an
+            // interrupted format leaves no glitter page, which the next open formats.
+            let mut f = FileFlash::create(&path, self.image_bytes)
+                .with_context(|| format!("{}: cannot create the flash image", path.display()))?;
+            f.set_sync_writes(false);
+            let log = HostLog::format(f).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let mut f = log.into_flash();
+            f.sync()
+                .with_context(|| format!("{}: cannot sync the new image", path.display()))?;
         }
-        .with_context(|| format!("{}: cannot open the flash image", path.display()))?;
+        let flash = FileFlash::open_existing(&path)
+            .with_context(|| format!("{}: cannot open the flash image", path.display()))?;
         let log = HostLog::mount_or_format(flash)
             .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
         Ok(Box::new(log))

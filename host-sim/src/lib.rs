@@ -8,5 +8,6 @@ pub mod datadir;
 pub mod demo;
 pub mod feed;
 pub mod flash_file;
+pub mod node;
 pub mod sim;
 pub mod simcli;

@@ -1,0 +1,187 @@
+//! The local control interface of a running node: line-delimited JSON over a Unix
+//! socket in the data directory (`<data-dir>/node.sock`, mode 0600, so only the
+//! directory's owner can drive the node).
+//!
+//! One connection carries one exchange: the client writes one [`Request`] as a JSON
+//! line, the node answers with one [`Response`] line and closes. Examples:
+//!
+//! ```text
+//! → {"cmd":"post","text":"hello"}
+//! ← {"ok":true,"error":null,"lines":["posted block 3 (…)"],"data":{"seq":3,"id":"…"}}
+//! → {"cmd":"follow","author":"<64 hex digits>"}
+//! → {"cmd":"feed"}
+//! → {"cmd":"status"}
+//! ```
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The control socket's file name in the data directory.
+pub const SOCKET_NAME: &str = "node.sock";
+/// The node's address file in the data directory (JSON: peer id, listen addresses,
+/// control socket, pid).
+pub const INFO_NAME: &str = "node.json";
+/// The longest request line the node reads.
+pub const REQUEST_LEN_MAX: usize = 8 * 1024;
+/// How long a client waits for the node's answer.
+pub const CLIENT_TIMEOUT_MS: u64 = 30_000;
+
+/// A control request.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "cmd", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// The node's identity, addresses, peers, counters and followed heads.
+    Status,
+    /// Appends a post to the node's own chain and announces it.
+    Post {
+        /// The text (at most 512 bytes of UTF-8).
+        text: String,
+        /// Reply to a stored block, `AUTHOR:SEQ`.
+        #[serde(default)]
+        reply_to: Option<String>,
+    },
+    /// Appends a Follow block and starts replicating the author.
+    Follow {
+        /// The author's key, 64 hex digits.
+        author: String,
+    },
+    /// Appends an Unfollow block and stops replicating the author.
+    Unfollow {
+        /// The author's key, 64 hex digits.
+        author: String,
+    },
+    /// Every stored chain, oldest block first, one line each.
+    Feed,
+    /// The stored head of one author, or with `seq` the id of that block.
+    Head {
+        /// The author's key, 64 hex digits.
+        author: String,
+        /// A block to look up instead of the head.
+        #[serde(default)]
+        seq: Option<u64>,
+    },
+    /// The connected peers with their glitter and gossipsub scores.
+    Peers,
+    /// Appends `count` posts at once (for benchmarks; at most 100,000).
+    PostMany {
+        /// How many.
+        count: u32,
+    },
+    /// Shuts the node down gracefully.
+    Stop,
+}
+
+/// A control response.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Response {
+    /// Whether the request succeeded.
+    pub ok: bool,
+    /// The one-line error when it did not.
+    pub error: Option<String>,
+    /// Human-readable output lines (what the CLI prints).
+    pub lines: Vec<String>,
+    /// Machine-readable details (request-specific).
+    pub data: serde_json::Value,
+}
+
+impl Response {
+    /// A success with output lines and data.
+    pub fn ok(lines: Vec<String>, data: serde_json::Value) -> Response {
+        Response {
+            ok: true,
+            error: None,
+            lines,
+            data,
+        }
+    }
+
+    /// A failure.
+    pub fn err(e: impl std::fmt::Display) -> Response {
+        Response {
+            ok: false,
+            error: Some(e.to_string()),
+            lines: Vec::new(),
+            data: serde_json::Value::Null,
+        }
+    }
+}
+
+/// The control socket path of the data directory `data_dir`.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET_NAME)
+}
+
+/// True if a node answers on `data_dir`'s control socket.
+pub fn node_running(data_dir: &Path) -> bool {
+    control_request(data_dir, &Request::Status).is_ok()
+}
+
+/// Sends `req` to the node running on `data_dir` and returns its answer. A response
+/// with `ok: false` is returned as a value (the node's one-line error is in `error`).
+///
+/// # Errors
+/// If no node answers on the socket, or the answer is not a response line.
+pub fn control_request(data_dir: &Path, req: &Request) -> Result<Response> {
+    let path = socket_path(data_dir);
+    let stream = std::os::unix::net::UnixStream::connect(&path).with_context(|| {
+        format!(
+            "{}: no glitter node is running on this data directory (start one with `glitter node`)",
+            path.display()
+        )
+    })?;
+    let timeout = Some(Duration::from_millis(CLIENT_TIMEOUT_MS));
+    stream.set_read_timeout(timeout)?;
+    stream.set_write_timeout(timeout)?;
+    let mut line = serde_json::to_string(req)?;
+    line.push('\n');
+    (&stream)
+        .write_all(line.as_bytes())
+        .with_context(|| format!("{}: cannot send the request", path.display()))?;
+    let mut answer = String::new();
+    BufReader::new(&stream)
+        .take(16 * 1024 * 1024)
+        .read_line(&mut answer)
+        .with_context(|| format!("{}: no answer from the node", path.display()))?;
+    if answer.trim().is_empty() {
+        bail!("{}: the node closed the connection", path.display());
+    }
+    serde_json::from_str(answer.trim())
+        .with_context(|| format!("{}: the node's answer is not a response", path.display()))
+}
+
+/// As [`control_request`], turning `ok: false` into an error.
+///
+/// # Errors
+/// As [`control_request`], or the node's error.
+pub fn control_call(data_dir: &Path, req: &Request) -> Result<Response> {
+    let r = control_request(data_dir, req)?;
+    if !r.ok {
+        bail!(
+            "node: {}",
+            r.error.unwrap_or_else(|| "request failed".to_string())
+        );
+    }
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_tagged_json() {
+        let r = Request::Post {
+            text: "hi".into(),
+            reply_to: None,
+        };
+        let s = serde_json::to_string(&r).unwrap();
+        assert_eq!(s, r#"{"cmd":"post","text":"hi","reply_to":null}"#);
+        let back: Request = serde_json::from_str(r#"{"cmd":"post","text":"hi"}"#).unwrap();
+        assert_eq!(back, r);
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"nope"}"#).is_err());
+        assert!(serde_json::from_str::<Request>(r#"{"cmd":"follow","author":"a","x":1}"#).is_err());
+    }
+}

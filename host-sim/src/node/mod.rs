@@ -1,0 +1,182 @@
+//! `glitter node`: a real networked node, the same core replication [`Node`] behind
+//! rust-libp2p (`docs/NETWORK.md`).
+//!
+//! - **Transport:** TCP + noise + yamux, with identify and ping.
+//! - **Heads** (`Heads` messages) are published on the gossipsub topic
+//!   [`runtime::HEADS_TOPIC`], with peer scoring on; glitter's check is the gossipsub
+//!   validator, so malformed or invalid announcements are rejected and never forwarded.
+//! - **Blocks** move over request-response (`/glitter/sync/1`, [`codec`]): a request is
+//!   one encoded message (a `Want`), the response the `Block`s it asked for.
+//! - **Storage** is core's `FlashLog` on the data directory's flash image
+//!   `<data-dir>/chain.img` ([`crate::datadir::HostLog`], the very image the offline
+//!   CLI uses): a block is durable before it is visible, and a write torn by a crash
+//!   is discarded at the next start.
+//! - **Control:** CLI commands drive a running node over a Unix socket in the data
+//!   directory ([`control`]).
+//!
+//! [`Node`]: glitter_core::sync::Node
+
+pub mod codec;
+pub mod control;
+pub mod runtime;
+pub mod store;
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use libp2p::Multiaddr;
+use std::path::Path;
+
+pub use control::{Request, Response, control_call, control_request, node_running};
+
+/// `glitter node`: run a node on the data directory, or talk to the one running there.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct NodeArgs {
+    /// Talk to the node running on this data directory instead of starting one.
+    #[command(subcommand)]
+    pub action: Option<NodeAction>,
+
+    /// How to run the node (when no subcommand is given).
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options of a running node.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Address to listen on (repeatable). Port 0 picks a free port; the chosen address
+    /// is printed and written to `<data-dir>/node.json`.
+    #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/127.0.0.1/tcp/0")]
+    pub listen: Vec<Multiaddr>,
+
+    /// A peer to connect to, e.g. /ip4/127.0.0.1/tcp/4001 (repeatable). It is dialled
+    /// again while the connection is down.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub peer: Vec<Multiaddr>,
+
+    /// Gossip interval: the node announces its heads this often.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub tick_ms: u64,
+
+    /// Do not fsync each flash write. A process crash still loses nothing committed
+    /// (the page cache keeps the write order); a power cut may lose recent blocks.
+    #[arg(long)]
+    pub no_fsync: bool,
+
+    /// TEST ONLY: behave as an adversary (publish malformed and inflated heads, answer
+    /// wants with forged blocks). Used by the bad-peer tests.
+    #[arg(long, hide = true)]
+    pub evil: bool,
+}
+
+/// Commands sent to the node running on the data directory.
+#[derive(Debug, Subcommand)]
+pub enum NodeAction {
+    /// Show the running node's identity, addresses, peers and counters.
+    Status,
+    /// Append a post on the running node (it announces it at once).
+    Post {
+        /// The text (at most 512 bytes of UTF-8).
+        text: String,
+        /// Reply to a stored block, given as AUTHOR:SEQ.
+        #[arg(long, value_name = "AUTHOR:SEQ")]
+        reply_to: Option<String>,
+    },
+    /// Follow an author on the running node (appends a Follow block, starts
+    /// replicating).
+    Follow {
+        /// The author's public key, 64 hex digits.
+        author: String,
+    },
+    /// Stop following an author on the running node.
+    Unfollow {
+        /// The author's public key, 64 hex digits.
+        author: String,
+    },
+    /// Show every chain the running node stores, oldest first.
+    Feed,
+    /// Show the stored head of one author (or, with --seq, one of its blocks).
+    Head {
+        /// The author's public key, 64 hex digits.
+        author: String,
+        /// Show this block instead of the head.
+        #[arg(long)]
+        seq: Option<u64>,
+    },
+    /// Show the peers with their glitter and gossipsub scores.
+    Peers,
+    /// Shut the running node down gracefully.
+    Stop,
+    /// Append COUNT posts at once (benchmarks).
+    #[command(hide = true)]
+    PostMany {
+        /// How many posts.
+        count: u32,
+    },
+}
+
+impl NodeAction {
+    /// The control request for this action.
+    pub fn request(self) -> Request {
+        match self {
+            NodeAction::Status => Request::Status,
+            NodeAction::Post { text, reply_to } => Request::Post { text, reply_to },
+            NodeAction::Follow { author } => Request::Follow { author },
+            NodeAction::Unfollow { author } => Request::Unfollow { author },
+            NodeAction::Feed => Request::Feed,
+            NodeAction::Head { author, seq } => Request::Head { author, seq },
+            NodeAction::Peers => Request::Peers,
+            NodeAction::Stop => Request::Stop,
+            NodeAction::PostMany { count } => Request::PostMany { count },
+        }
+    }
+}
+
+/// Fails if a node is running on `data_dir` (it holds `<data-dir>/node.lock`). Offline
+/// commands that open the flash image should call this first: the running node owns
+/// the image, and a second writer (or a mount that repairs what looks like a torn
+/// tail while the node is mid-append) could damage it.
+///
+/// # Errors
+/// "a glitter node is running on …" naming the directory.
+pub fn check_no_node(data_dir: &Path) -> Result<()> {
+    let path = data_dir.join(runtime::LOCK_NAME);
+    let Ok(f) = std::fs::File::open(&path) else {
+        return Ok(()); // never ran a node here
+    };
+    match f.try_lock_shared() {
+        Ok(()) | Err(std::fs::TryLockError::Error(_)) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
+            "{}: a glitter node is running on this data directory; use `glitter node post`, \
+             `glitter node follow`, `glitter node feed` …, or stop it with `glitter node stop`",
+            data_dir.display()
+        ),
+    }
+}
+
+/// Runs `glitter node`: with a subcommand, sends it to the node running on `data_dir`
+/// and prints the answer; without, runs a node there until SIGINT, SIGTERM or
+/// `glitter node stop` (blocking).
+///
+/// # Errors
+/// A one-line description: no identity, a flash image that cannot be opened or
+/// mounted, an address that cannot be listened on, another node on the same data
+/// directory, no node answering, or the node's own error for a request.
+pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
+    if let Some(action) = args.action {
+        let r = control_call(data_dir, &action.request())?;
+        for line in r.lines {
+            println!("{line}");
+        }
+        return Ok(());
+    }
+    let a = args.run;
+    let opts = runtime::Options {
+        listen: a.listen,
+        peers: a.peer,
+        tick_ms: a.tick_ms,
+        fsync: !a.no_fsync,
+        evil: a.evil,
+    };
+    runtime::run(opts, data_dir)
+}
