@@ -220,10 +220,7 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                 ],
                 &rows,
             ));
-            if let Some(p) = &common.json {
-                report::write_json(p, &res)?;
-                out.push(format!("report: {}", p.display()));
-            }
+            json_report(&mut out, &common, &res)?;
             if let Some(p) = &common.svg {
                 let pts: Vec<Vec<(f64, f64)>> = res
                     .iter()
@@ -353,10 +350,7 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                     vec!["trace hash".into(), o.trace_hash.clone()],
                 ],
             ));
-            if let Some(p) = &common.json {
-                report::write_json(p, &o)?;
-                out.push(format!("report: {}", p.display()));
-            }
+            json_report(&mut out, &common, &o)?;
             if let Some(p) = &common.svg {
                 let pts: Vec<(f64, f64)> = o
                     .series
@@ -474,10 +468,7 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                     ],
                 ],
             ));
-            if let Some(p) = &common.json {
-                report::write_json(p, &results)?;
-                out.push(format!("report: {}", p.display()));
-            }
+            json_report(&mut out, &common, &results)?;
             if let Some(p) = &common.svg {
                 let pts: Vec<(f64, f64)> = results[0]
                     .series
@@ -559,10 +550,7 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
             for s in &r.storage {
                 out.push(format!("storage: {s:?}"));
             }
-            if let Some(p) = &common.json {
-                report::write_json(p, &r)?;
-                out.push(format!("report: {}", p.display()));
-            }
+            json_report(&mut out, &common, &r)?;
             if common.svg.is_some() {
                 out.push("(no plot for this scenario)".into());
             }
@@ -665,10 +653,7 @@ fn faults_batch(
             vec!["crashes".into(), sum(|o| o.crashes).to_string()],
         ],
     ));
-    if let Some(p) = &common.json {
-        report::write_json(p, &results)?;
-        out.push(format!("report: {}", p.display()));
-    }
+    json_report(out, common, &results)?;
     if let Some(path) = &common.svg {
         let first = &results[0];
         let pts: Vec<(f64, f64)> = first
@@ -688,6 +673,19 @@ fn faults_batch(
             ),
         )?;
         out.push(format!("plot: {}", path.display()));
+    }
+    Ok(())
+}
+
+/// Writes `value` as the JSON report if `--json` was given, and says where.
+fn json_report<T: serde::Serialize>(
+    out: &mut Vec<String>,
+    common: &Common,
+    value: &T,
+) -> Result<()> {
+    if let Some(p) = &common.json {
+        report::write_json(p, value)?;
+        out.push(format!("report: {}", p.display()));
     }
     Ok(())
 }
