@@ -21,10 +21,16 @@
 //! Custodian data directory layout (inside the custodian's own data directory):
 //!
 //! ```text
-//! custody/<owner>/manifest.block        header (212 bytes) ‖ payload of the manifest
-//! custody/<owner>/share.bin             the sealed share (140 bytes)
-//! custody/<owner>/range-<a>-<b>.shard   one shard record per range
+//! custody/<owner>/manifest.block               header (212 bytes) ‖ payload of the manifest
+//! custody/<owner>/share-v<version>.bin         the sealed share (140 bytes)
+//! custody/<owner>/range-<a>-<b>-v<ver>.shard   one shard record per range (<ver>: the range's version)
 //! ```
+//!
+//! Every file is written to a temporary name, synced and renamed. A new version's
+//! share and shards get new names, and `manifest.block` is replaced last: it is the
+//! commit point, so a custodian that crashes part-way still holds the previous version
+//! whole. Files the manifest no longer names are removed afterwards. The first layout
+//! (`share.bin`, `range-<a>-<b>.shard`, without versions) is still read.
 
 use crate::chainfile::VerifiedChain;
 use crate::datadir::{DataDir, parse_author, write_atomic};
@@ -315,6 +321,9 @@ pub struct Restored {
     pub manifest_seq: u64,
     /// Shares and shards refused, with the custodian named.
     pub rejected: Vec<Rejected>,
+    /// Set when the newest manifest could not be restored (fewer than k of its
+    /// custodians answered) and an older version was: why the newest failed.
+    pub fell_back: Option<String>,
 }
 
 /// Why a restore failed, with everything refused on the way.
@@ -348,24 +357,57 @@ pub fn restore(
     requester: &RequesterKey,
     responses: &[Response],
 ) -> std::result::Result<Restored, RestoreFailure> {
-    let mut rejected = Vec::new();
-    let fail = |reason: String, rejected: Vec<Rejected>| RestoreFailure { reason, rejected };
-    // 1. The latest valid manifest (highest seq) among the responses.
-    let mut best: Option<(BackupManifest, Block)> = None;
+    // 1. Every valid manifest among the responses, the latest (highest seq) first. A
+    //    custodian that missed the newest backup still holds the one before it, so
+    //    when the newest version has fewer than k holders the previous one is tried.
+    let mut candidates: Vec<(BackupManifest, Block)> = Vec::new();
     for r in responses {
         if let Ok(m) = check_manifest_block(&owner, &r.manifest_block)
-            && best
-                .as_ref()
-                .is_none_or(|(_, b)| r.manifest_block.0.seq > b.0.seq)
+            && candidates
+                .iter()
+                .all(|(_, b)| b.0.seq != r.manifest_block.0.seq)
         {
-            best = Some((m, r.manifest_block.clone()));
+            candidates.push((m, r.manifest_block.clone()));
         }
     }
-    let Some((manifest, manifest_block)) = best else {
-        return Err(fail(
-            "no valid backup manifest among the responses".into(),
-            rejected,
-        ));
+    candidates.sort_by_key(|(_, b)| std::cmp::Reverse(b.0.seq));
+    let mut newest_failure: Option<RestoreFailure> = None;
+    for (manifest, block) in candidates {
+        match restore_version(owner, requester, responses, manifest, block) {
+            Ok(mut r) => {
+                if let Some(f) = newest_failure {
+                    r.fell_back = Some(f.reason);
+                }
+                return Ok(r);
+            }
+            Err(f) => {
+                if newest_failure.is_none() {
+                    newest_failure = Some(f);
+                }
+            }
+        }
+    }
+    Err(newest_failure.unwrap_or(RestoreFailure {
+        reason: "no valid backup manifest among the responses".into(),
+        rejected: Vec::new(),
+    }))
+}
+
+/// Restores from one manifest version.
+fn restore_version(
+    owner: PublicKey,
+    requester: &RequesterKey,
+    responses: &[Response],
+    manifest: BackupManifest,
+    manifest_block: Block,
+) -> std::result::Result<Restored, RestoreFailure> {
+    let mut rejected = Vec::new();
+    let fail = |reason: String, rejected: Vec<Rejected>| RestoreFailure {
+        reason: format!(
+            "backup version {} (block {}): {reason}",
+            manifest.version, manifest_block.0.seq
+        ),
+        rejected,
     };
     // 2. Shares, each checked against the manifest.
     let mut collector = match ShareCollector::new(owner, &manifest) {
@@ -466,6 +508,7 @@ pub fn restore(
         manifest,
         manifest_seq,
         rejected,
+        fell_back: None,
     })
 }
 
@@ -498,13 +541,44 @@ pub struct RestoreArgs {
     /// The public key of the identity to restore (64 hex digits).
     #[arg(long, value_name = "AUTHOR")]
     pub owner: String,
-    /// A custodian's data directory (repeat; at least k must answer).
-    #[arg(long = "custodian", value_name = "DIR", required = true)]
-    pub custodians: Vec<PathBuf>,
-    /// A peer's data directory holding a copy of the chain (repeat). The restored
-    /// device learns the latest head from these before anything can be appended.
-    #[arg(long = "peer", value_name = "DIR")]
-    pub peers: Vec<PathBuf>,
+    /// A custodian (repeat; at least k must answer): a running node's address
+    /// (`/ip4/…/tcp/…`, the device then prints a code for the custodians to approve), or
+    /// a custodian's data directory.
+    #[arg(long = "custodian", value_name = "MULTIADDR|DIR", required = true)]
+    pub custodians: Vec<String>,
+    /// A peer holding a copy of the chain (repeat): a node's address or a data
+    /// directory. The restored device learns the latest head from these (and from
+    /// custodians given by address) before anything can be appended.
+    #[arg(long = "peer", value_name = "MULTIADDR|DIR")]
+    pub peers: Vec<String>,
+    /// How long to wait for custodians to approve the device code, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+    pub wait: u64,
+}
+
+/// A network address rather than a directory: a multiaddr starting with `/ip4/`,
+/// `/ip6/`, `/dns/`, `/dns4/` or `/dns6/`.
+fn as_multiaddr(s: &str) -> Option<Result<libp2p::Multiaddr>> {
+    ["/ip4/", "/ip6/", "/dns/", "/dns4/", "/dns6/"]
+        .iter()
+        .any(|p| s.starts_with(p))
+        .then(|| {
+            s.parse::<libp2p::Multiaddr>()
+                .map_err(|e| anyhow!("{s}: not a valid address: {e}"))
+        })
+}
+
+/// Splits `glitter restore` targets into addresses and directories.
+fn split_targets(all: &[String]) -> Result<(Vec<libp2p::Multiaddr>, Vec<PathBuf>)> {
+    let mut addrs = Vec::new();
+    let mut dirs = Vec::new();
+    for s in all {
+        match as_multiaddr(s) {
+            Some(a) => addrs.push(a?),
+            None => dirs.push(PathBuf::from(s)),
+        }
+    }
+    Ok((addrs, dirs))
 }
 
 fn random32() -> Result<[u8; 32]> {
@@ -517,13 +591,18 @@ fn custody_dir(custodian_root: &Path, owner: &PublicKey) -> PathBuf {
     custodian_root.join("custody").join(owner.to_string())
 }
 
-fn block_bytes(b: &Block) -> Vec<u8> {
+/// A block as bytes: header (212) ‖ payload.
+pub fn block_bytes(b: &Block) -> Vec<u8> {
     let mut v = b.0.to_bytes().to_vec();
     v.extend_from_slice(&b.1);
     v
 }
 
-fn parse_block(bytes: &[u8]) -> Result<Block> {
+/// Parses [`block_bytes`] output (the header is decoded, not verified).
+///
+/// # Errors
+/// If the bytes are shorter than a header or the header is malformed.
+pub fn parse_block(bytes: &[u8]) -> Result<Block> {
     let (h, p) = bytes
         .split_at_checked(HEADER_LEN)
         .context("file shorter than a block header")?;
@@ -545,13 +624,26 @@ pub fn read_custody(custodian_root: &Path, owner: &PublicKey) -> Result<Option<C
         parse_block(&std::fs::read(&mpath)?).with_context(|| format!("{}", mpath.display()))?;
     let manifest = check_manifest_block(owner, &manifest_block)
         .with_context(|| format!("{}", mpath.display()))?;
-    let spath = dir.join("share.bin");
-    let share = SealedShare::parse(&std::fs::read(&spath)?)
-        .map_err(|e| anyhow!("{}: {e}", spath.display()))?;
+    // The versioned name, else the first layout's.
+    let read_either = |new: String, old: String| -> Result<Vec<u8>> {
+        let p = dir.join(&new);
+        match std::fs::read(&p) {
+            Ok(b) => Ok(b),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                std::fs::read(dir.join(&old)).with_context(|| format!("{}: missing", p.display()))
+            }
+            Err(e) => Err(e).with_context(|| format!("{}: cannot read", p.display())),
+        }
+    };
+    let share_bytes = read_either(share_file(manifest.version), "share.bin".into())?;
+    let share = SealedShare::parse(&share_bytes)
+        .map_err(|e| anyhow!("{}: {e}", dir.join(share_file(manifest.version)).display()))?;
     let mut records = Vec::new();
     for r in &manifest.ranges {
-        let p = dir.join(format!("range-{}-{}.shard", r.first_seq, r.last_seq));
-        records.push(std::fs::read(&p).with_context(|| format!("{}: missing", p.display()))?);
+        records.push(read_either(
+            range_file(r),
+            format!("range-{}-{}.shard", r.first_seq, r.last_seq),
+        )?);
     }
     Ok(Some(Custody {
         owner: *owner,
@@ -562,32 +654,45 @@ pub fn read_custody(custodian_root: &Path, owner: &PublicKey) -> Result<Option<C
     }))
 }
 
-fn write_custody(custodian_root: &Path, c: &Custody) -> Result<()> {
+fn share_file(version: u64) -> String {
+    format!("share-v{version}.bin")
+}
+
+fn range_file(r: &ShardRange) -> String {
+    format!("range-{}-{}-v{}.shard", r.first_seq, r.last_seq, r.version)
+}
+
+/// Writes what a custodian holds for an owner into its data directory (layout in the
+/// module docs): shard records and the share under versioned names, then the manifest
+/// last, so a crash part-way leaves the previous version readable.
+///
+/// # Errors
+/// On I/O errors.
+pub fn write_custody(custodian_root: &Path, c: &Custody) -> Result<()> {
     let dir = custody_dir(custodian_root, &c.owner);
     std::fs::create_dir_all(&dir)?;
+    let mut keep = vec!["manifest.block".to_string(), share_file(c.manifest.version)];
     for (r, rec) in c.manifest.ranges.iter().zip(&c.records) {
-        let p = dir.join(format!("range-{}-{}.shard", r.first_seq, r.last_seq));
-        write_atomic(&p, rec, false)?;
+        let name = range_file(r);
+        write_atomic(&dir.join(&name), rec, false)?;
+        keep.push(name);
     }
-    write_atomic(&dir.join("share.bin"), &c.share.to_bytes(), true)?;
-    // The manifest last: a crash before this leaves the previous version intact.
+    write_atomic(
+        &dir.join(share_file(c.manifest.version)),
+        &c.share.to_bytes(),
+        true,
+    )?;
+    // The commit point: until this rename, the previous manifest and its files rule.
     write_atomic(
         &dir.join("manifest.block"),
         &block_bytes(&c.manifest_block),
         false,
     )?;
-    // Drop shards of ranges no longer listed.
+    // Drop what the manifest no longer names (older shares, dropped ranges, the
+    // first layout's files).
     for e in std::fs::read_dir(&dir)? {
         let name = e?.file_name().to_string_lossy().to_string();
-        if let Some(rest) = name
-            .strip_prefix("range-")
-            .and_then(|r| r.strip_suffix(".shard"))
-            && !c
-                .manifest
-                .ranges
-                .iter()
-                .any(|r| format!("{}-{}", r.first_seq, r.last_seq) == rest)
-        {
+        if !keep.contains(&name) {
             let _ = std::fs::remove_file(dir.join(&name));
         }
     }
@@ -607,7 +712,8 @@ fn own_blocks(chain: &VerifiedChain) -> Result<Vec<Block>> {
         .collect()
 }
 
-fn latest_manifest(chain: &[Block]) -> Option<(u64, BackupManifest)> {
+/// The latest `BackupManifest` in an own chain, with its seq.
+pub fn latest_manifest(chain: &[Block]) -> Option<(u64, BackupManifest)> {
     chain
         .iter()
         .rev()
@@ -615,6 +721,64 @@ fn latest_manifest(chain: &[Block]) -> Option<(u64, BackupManifest)> {
             Ok(Payload::BackupManifest(m)) => Some((h.seq, m)),
             _ => None,
         })
+}
+
+/// The custodians in `custodians` that the own chain `chain` does not yet name in a
+/// `Trust{Custodian}` block, in order.
+pub fn untrusted_custodians(chain: &[Block], custodians: &[PublicKey]) -> Vec<PublicKey> {
+    custodians
+        .iter()
+        .filter(|c| {
+            !chain.iter().any(|(h, p)| {
+                matches!(Payload::decode(h.kind, p),
+                    Ok(Payload::Trust(t)) if t.subject == c.0 && t.role == TrustRole::Custodian)
+            })
+        })
+        .copied()
+        .collect()
+}
+
+/// The `Trust{Custodian}` payload naming `c`.
+pub fn custodian_trust(c: &PublicKey) -> Payload {
+    Payload::Trust(Trust {
+        subject: c.0,
+        role: TrustRole::Custodian,
+        threshold: 0,
+    })
+}
+
+/// What `glitter backup status` prints for an own chain (seq 1..=head, with payloads).
+pub fn status_lines(chain: &[Block]) -> Vec<String> {
+    let mut out = Vec::new();
+    let Some((seq, m)) = latest_manifest(chain) else {
+        out.push("no backup yet: run `glitter backup create` (or `glitter node backup`)".into());
+        return out;
+    };
+    out.push(format!(
+        "backup version {} (block {seq}): {} of {} custodians restore you",
+        m.version,
+        m.threshold,
+        m.custodians.len()
+    ));
+    for (i, h) in m.custodians.iter().enumerate() {
+        out.push(format!("  custodian #{}: {}…", i + 1, hex::encode(h)));
+    }
+    for r in &m.ranges {
+        out.push(format!(
+            "  range seq {}..={} (version {}, {} bytes encrypted, ~{} per custodian)",
+            r.first_seq,
+            r.last_seq,
+            r.version,
+            r.ciphertext_len,
+            erasure::shard_len(r.ciphertext_len as usize, m.threshold)
+        ));
+    }
+    let behind = (chain.len() as u64).saturating_sub(m.last_seq());
+    out.push(format!(
+        "chain head {}; {behind} block(s) not in the backup (the manifest itself counts)",
+        chain.len()
+    ));
+    out
 }
 
 /// `glitter backup create` and `glitter backup status` on the data directory `dir`.
@@ -629,34 +793,7 @@ pub fn run_backup(dir: &Path, cmd: BackupCommand, now_ms: u64) -> Result<Vec<Str
     match cmd {
         BackupCommand::Status => {
             let chain = own_blocks(&data.chain(&owner)?)?;
-            let Some((seq, m)) = latest_manifest(&chain) else {
-                out.push("no backup yet: run `glitter backup create`".into());
-                return Ok(out);
-            };
-            out.push(format!(
-                "backup version {} (block {seq}): {} of {} custodians restore you",
-                m.version,
-                m.threshold,
-                m.custodians.len()
-            ));
-            for (i, h) in m.custodians.iter().enumerate() {
-                out.push(format!("  custodian #{}: {}…", i + 1, hex::encode(h)));
-            }
-            for r in &m.ranges {
-                out.push(format!(
-                    "  range seq {}..={} (version {}, {} bytes encrypted, ~{} per custodian)",
-                    r.first_seq,
-                    r.last_seq,
-                    r.version,
-                    r.ciphertext_len,
-                    erasure::shard_len(r.ciphertext_len as usize, m.threshold)
-                ));
-            }
-            let behind = (chain.len() as u64).saturating_sub(m.last_seq());
-            out.push(format!(
-                "chain head {}; {behind} block(s) not in the backup (the manifest itself counts)",
-                chain.len()
-            ));
+            out.extend(status_lines(&chain));
         }
         BackupCommand::Create {
             custodians,
@@ -672,20 +809,9 @@ pub fn run_backup(dir: &Path, cmd: BackupCommand, now_ms: u64) -> Result<Vec<Str
             let cpubs: Vec<PublicKey> = ckeys.iter().map(|k| k.public()).collect();
             // Trust blocks for custodians not yet trusted.
             let existing = own_blocks(&data.chain(&owner)?)?;
-            for c in &cpubs {
-                let trusted = existing.iter().any(|(h, p)| {
-                    matches!(Payload::decode(h.kind, p),
-                        Ok(Payload::Trust(t)) if t.subject == c.0 && t.role == TrustRole::Custodian)
-                });
-                if !trusted {
-                    let t = Payload::Trust(Trust {
-                        subject: c.0,
-                        role: TrustRole::Custodian,
-                        threshold: 0,
-                    });
-                    let h = data.append_own(&t, now_ms)?;
-                    out.push(format!("trusted {c} as custodian (block {})", h.seq));
-                }
+            for c in untrusted_custodians(&existing, &cpubs) {
+                let h = data.append_own(&custodian_trust(&c), now_ms)?;
+                out.push(format!("trusted {c} as custodian (block {})", h.seq));
             }
             let chain = own_blocks(&data.chain(&owner)?)?;
             let prev = latest_manifest(&chain).map(|(_, m)| m);
@@ -730,13 +856,16 @@ pub fn run_backup(dir: &Path, cmd: BackupCommand, now_ms: u64) -> Result<Vec<Str
 }
 
 /// `glitter restore`: restores an identity into the (identity-less) data directory
-/// `dir` from custodian directories, then catches up from peer directories.
+/// `dir` from custodians (running nodes by address, or data directories), then
+/// catches up from peers (likewise) before writing anything.
 ///
 /// # Errors
 /// A one-line reason; refused shares are named with their custodian.
 pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
     let owner = parse_author(&args.owner)
         .with_context(|| format!("{:?} is not a 64-hex-digit key", args.owner))?;
+    let (net_custodians, dir_custodians) = split_targets(&args.custodians)?;
+    let (net_peers, dir_peers) = split_targets(&args.peers)?;
     let data = DataDir::open(dir)?;
     if data.identity().is_ok() {
         bail!(
@@ -747,7 +876,7 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
     let requester = RequesterKey::new(random32()?).map_err(|e| anyhow!("{e}"))?;
     let mut out = Vec::new();
     let mut responses = Vec::new();
-    for c in &args.custodians {
+    for c in &dir_custodians {
         let answer = (|| -> Result<Option<Response>> {
             let me = DataDir::open(c)?.identity()?;
             match read_custody(c, &owner)? {
@@ -764,33 +893,54 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
             Err(e) => out.push(format!("custodian {}: no answer ({e:#})", c.display())),
         }
     }
-    let restored =
-        restore(owner, &requester, &responses).map_err(|e| anyhow!("restore failed: {e}"))?;
-    for r in &restored.rejected {
-        out.push(format!("refused: {r}"));
-    }
-    out.push(format!(
-        "recovered the identity {owner} from backup version {} ({} of {} custodians)",
-        restored.manifest.version,
-        restored.manifest.threshold,
-        restored.manifest.custodians.len()
-    ));
+    let mut consulted = 0;
+    let (restored, blocks) = if net_custodians.is_empty() && net_peers.is_empty() {
+        let restored =
+            restore(owner, &requester, &responses).map_err(|e| anyhow!("restore failed: {e}"))?;
+        for r in &restored.rejected {
+            out.push(format!("refused: {r}"));
+        }
+        if let Some(why) = &restored.fell_back {
+            out.push(format!(
+                "the newest backup could not be restored ({why}); used an older version"
+            ));
+        }
+        out.push(format!(
+            "recovered the identity {owner} from backup version {} ({} of {} custodians)",
+            restored.manifest.version,
+            restored.manifest.threshold,
+            restored.manifest.custodians.len()
+        ));
+        out.push(format!(
+            "restored and verified blocks 1..={}",
+            restored.chain.len()
+        ));
+        let blocks = restored.chain.clone();
+        (restored, blocks)
+    } else {
+        // Lines are printed as they happen (the device code first of all).
+        for l in out.drain(..) {
+            println!("{l}");
+        }
+        let net = crate::node::restore_net::run(
+            owner,
+            &requester,
+            responses,
+            &net_custodians,
+            &net_peers,
+            std::time::Duration::from_secs(args.wait),
+        )?;
+        consulted += net.consulted;
+        (net.restored, net.chain)
+    };
     let mut chain = VerifiedChain {
         author: owner,
-        headers: restored.chain.iter().map(|(h, _)| *h).collect(),
-        payloads: restored
-            .chain
-            .iter()
-            .map(|(_, p)| Some(p.clone()))
-            .collect(),
+        headers: blocks.iter().map(|(h, _)| *h).collect(),
+        payloads: blocks.iter().map(|(_, p)| Some(p.clone())).collect(),
     };
-    out.push(format!(
-        "restored and verified blocks 1..={}",
-        chain.headers.len()
-    ));
-    // Learn the latest head from peers: take the longest verified copy that extends ours.
-    let mut consulted = 0;
-    for p in &args.peers {
+    // Learn the latest head from peer directories: take the longest verified copy
+    // that extends ours.
+    for p in &dir_peers {
         let Ok(pd) = DataDir::open(p) else { continue };
         let Ok(theirs) = pd.chain(&owner) else {
             out.push(format!(

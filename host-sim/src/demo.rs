@@ -275,8 +275,9 @@ fn story(root: &std::path::Path) -> Result<Vec<String>> {
         &root.join("alice-new"),
         crate::backup_cli::RestoreArgs {
             owner: keys[0].public().to_string(),
-            custodians: vec![root.join("bob"), root.join("charlie")],
-            peers: vec![root.join("bob")],
+            custodians: vec![path_arg(&root.join("bob")), path_arg(&root.join("charlie"))],
+            peers: vec![path_arg(&root.join("bob"))],
+            wait: 0,
         },
     )?;
     out.extend(restored.into_iter().map(tmp_name));
@@ -302,4 +303,9 @@ fn story(root: &std::path::Path) -> Result<Vec<String>> {
     zk_claim(&mut out, &new_dir, &keys, &mut tick)?;
     out.push("demo complete".into());
     Ok(out)
+}
+
+/// A path as a `glitter restore` target argument.
+fn path_arg(p: &std::path::Path) -> String {
+    p.to_string_lossy().into_owned()
 }

@@ -142,7 +142,7 @@ fn cli_create_status_restore_with_a_tampered_custodian() {
     let share = dir("erin")
         .join("custody")
         .join(alice.to_string())
-        .join("share.bin");
+        .join("share-v2.bin");
     let mut b = std::fs::read(&share).unwrap();
     b[100] ^= 1;
     std::fs::write(&share, b).unwrap();
@@ -153,8 +153,9 @@ fn cli_create_status_restore_with_a_tampered_custodian() {
         &dir("new-phone"),
         RestoreArgs {
             owner: alice.to_string(),
-            custodians: custodians.clone(),
-            peers: vec![dir("bob")],
+            custodians: custodians.iter().map(|c| c.display().to_string()).collect(),
+            peers: vec![dir("bob").display().to_string()],
+            wait: 0,
         },
     )
     .unwrap();
@@ -173,11 +174,144 @@ fn cli_create_status_restore_with_a_tampered_custodian() {
             &dir("new-phone"),
             RestoreArgs {
                 owner: alice.to_string(),
-                custodians,
+                custodians: custodians.iter().map(|c| c.display().to_string()).collect(),
                 peers: vec![],
+                wait: 0,
             },
         )
         .is_err()
+    );
+}
+
+/// Copies a directory tree (custody directories are flat, one level).
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    let _ = std::fs::remove_dir_all(to);
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+    }
+}
+
+/// A custodian crash part-way through storing a new version leaves the previous
+/// version whole; the first layout (unversioned names) still reads and is replaced by
+/// the next write; and when the newest version has fewer than k holders, a restore
+/// falls back to the previous version, whose holders still have it.
+#[test]
+fn custody_survives_partial_writes_and_restore_falls_back_a_version() {
+    use glitter_sim::backup_cli::read_custody;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |name: &str| tmp.path().join(name);
+    let now = 1_700_000_000_000u64;
+    let owner = DataDir::open(&dir("alice")).unwrap();
+    let alice = owner.create_identity([1; 32]).unwrap().public();
+    for (i, c) in ["bob", "carol", "dave"].iter().enumerate() {
+        DataDir::open(&dir(c))
+            .unwrap()
+            .create_identity([i as u8 + 2; 32])
+            .unwrap();
+    }
+    let post = |i: u64| {
+        owner
+            .append_own(
+                &glitter_core::social::Payload::post(&format!("post {i}"), None).unwrap(),
+                now + i,
+            )
+            .unwrap();
+    };
+    (0..4).for_each(post);
+    let custodians = vec![dir("bob"), dir("carol"), dir("dave")];
+    let create = |t: u64| {
+        run_backup(
+            &dir("alice"),
+            BackupCommand::Create {
+                custodians: custodians.clone(),
+                threshold: 2,
+            },
+            now + t,
+        )
+        .unwrap()
+    };
+    create(10);
+    let cdir = |c: &str| dir(c).join("custody").join(alice.to_string());
+    let v1 = read_custody(&dir("carol"), &alice).unwrap().unwrap();
+    assert_eq!(v1.manifest.version, 1);
+    // Save Carol's and Dave's version 1.
+    copy_dir(&cdir("carol"), &dir("carol-v1"));
+    copy_dir(&cdir("dave"), &dir("dave-v1"));
+    (20..23).for_each(post);
+    create(30);
+
+    // (a) A crash after the new share and shard were written, before the manifest:
+    // version 1's manifest with version 2's extra files beside it still reads as v1.
+    copy_dir(&cdir("carol"), &dir("carol-v2"));
+    copy_dir(&dir("carol-v1"), &cdir("carol"));
+    for e in std::fs::read_dir(dir("carol-v2")).unwrap() {
+        let e = e.unwrap();
+        if e.file_name() != "manifest.block" {
+            std::fs::copy(e.path(), cdir("carol").join(e.file_name())).unwrap();
+        }
+    }
+    let back = read_custody(&dir("carol"), &alice).unwrap().unwrap();
+    assert_eq!(back.manifest.version, 1);
+    assert_eq!(back.share, v1.share);
+    assert_eq!(back.records, v1.records);
+
+    // (b) The first layout: unversioned names still read.
+    let legacy = dir("legacy");
+    copy_dir(
+        &dir("dave-v1"),
+        &legacy.join("custody").join(alice.to_string()),
+    );
+    let ldir = legacy.join("custody").join(alice.to_string());
+    for e in std::fs::read_dir(&ldir).unwrap() {
+        let name = e.unwrap().file_name().to_string_lossy().to_string();
+        if let Some(stem) = name.strip_suffix(".bin").or(name.strip_suffix(".shard")) {
+            let (base, _) = stem.rsplit_once("-v").unwrap();
+            let ext = if name.ends_with(".bin") {
+                "bin"
+            } else {
+                "shard"
+            };
+            std::fs::rename(ldir.join(&name), ldir.join(format!("{base}.{ext}"))).unwrap();
+        }
+    }
+    assert!(ldir.join("share.bin").exists());
+    let old = read_custody(&legacy, &alice).unwrap().unwrap();
+    assert_eq!(old.manifest.version, 1);
+    glitter_sim::backup_cli::write_custody(&legacy, &old).unwrap();
+    assert!(
+        !ldir.join("share.bin").exists(),
+        "the first layout's files stay behind"
+    );
+    assert_eq!(
+        read_custody(&legacy, &alice).unwrap().unwrap().share,
+        old.share
+    );
+
+    // (c) Version 2 reached only Bob (Carol and Dave hold version 1): the restore
+    // falls back to version 1 and takes the rest of the chain from a peer.
+    copy_dir(&dir("dave-v1"), &cdir("dave"));
+    let full = owner.chain(&alice).unwrap();
+    DataDir::open(&dir("bob")).unwrap().import(&full).unwrap();
+    let out = run_restore(
+        &dir("new-phone"),
+        RestoreArgs {
+            owner: alice.to_string(),
+            custodians: custodians.iter().map(|c| c.display().to_string()).collect(),
+            peers: vec![dir("bob").display().to_string()],
+            wait: 0,
+        },
+    )
+    .unwrap();
+    let text = out.join("\n");
+    assert!(text.contains("used an older version"), "{text}");
+    assert!(text.contains("from backup version 1"), "{text}");
+    let restored = DataDir::open(&dir("new-phone")).unwrap();
+    assert_eq!(restored.identity().unwrap().public(), alice);
+    assert_eq!(
+        restored.chain(&alice).unwrap().headers.len(),
+        full.headers.len()
     );
 }
 

@@ -27,7 +27,7 @@ pub const INFO_NAME: &str = "node.json";
 /// The longest request line the node reads.
 pub const REQUEST_LEN_MAX: usize = 8 * 1024;
 /// How long a client waits for the node's answer.
-pub const CLIENT_TIMEOUT_MS: u64 = 30_000;
+pub const CLIENT_TIMEOUT_MS: u64 = 120_000;
 
 /// A control request.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -70,6 +70,28 @@ pub enum Request {
         /// How many.
         count: u32,
     },
+    /// Backs up the node's identity and chain to custodians (connected peers named by
+    /// author key); answered once every custodian has answered.
+    Backup {
+        /// The custodians' author keys (2 to 16).
+        custodians: Vec<String>,
+        /// How many of them restore the owner (2 ≤ k ≤ n).
+        threshold: u8,
+    },
+    /// The latest backup of the node's own chain.
+    BackupStatus,
+    /// As a custodian: lets the restoring device with `code` fetch `owner`'s share.
+    Release {
+        /// The owner's key, 64 hex digits.
+        owner: String,
+        /// The device code the restoring device shows (xxxxx-xxxxx-xxxxx-xxxxx).
+        code: String,
+        /// How long the approval lasts, in seconds (default 900).
+        #[serde(default)]
+        valid_for_s: Option<u64>,
+    },
+    /// The backups this node keeps as a custodian, and open approvals.
+    Custody,
     /// Shuts the node down gracefully.
     Stop,
 }

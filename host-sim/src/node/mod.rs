@@ -16,8 +16,10 @@
 //!
 //! [`Node`]: glitter_core::sync::Node
 
+pub mod backup_proto;
 pub mod codec;
 pub mod control;
+pub mod restore_net;
 pub mod runtime;
 pub mod store;
 
@@ -105,6 +107,31 @@ pub enum NodeAction {
     },
     /// Show the peers with their glitter and gossipsub scores.
     Peers,
+    /// Back up your identity and chain to custodians: connected peers, named by author
+    /// key (any `--threshold` of them restore you). Waits for their signed receipts.
+    Backup {
+        /// A custodian's author key (repeat; 2 to 16). It must be connected and follow you.
+        #[arg(long = "custodian", value_name = "AUTHOR", required = true)]
+        custodians: Vec<String>,
+        /// How many custodians are needed to restore (2 ≤ k ≤ n).
+        #[arg(long, value_name = "K")]
+        threshold: u8,
+    },
+    /// Show the latest backup of your chain.
+    BackupStatus,
+    /// As a custodian: let the restoring device that shows CODE fetch OWNER's share.
+    /// Confirm the code with the owner out of band (in person, by phone) first.
+    Release {
+        /// The owner's public key, 64 hex digits.
+        owner: String,
+        /// The device code the restoring device printed (xxxxx-xxxxx-xxxxx-xxxxx).
+        code: String,
+        /// How long the approval lasts, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+        valid_for: u64,
+    },
+    /// List the backups this node keeps as a custodian, and open approvals.
+    Custody,
     /// Shut the running node down gracefully.
     Stop,
     /// Append COUNT posts at once (benchmarks).
@@ -127,6 +154,24 @@ impl NodeAction {
             NodeAction::Head { author, seq } => Request::Head { author, seq },
             NodeAction::Peers => Request::Peers,
             NodeAction::Stop => Request::Stop,
+            NodeAction::Backup {
+                custodians,
+                threshold,
+            } => Request::Backup {
+                custodians,
+                threshold,
+            },
+            NodeAction::BackupStatus => Request::BackupStatus,
+            NodeAction::Release {
+                owner,
+                code,
+                valid_for,
+            } => Request::Release {
+                owner,
+                code,
+                valid_for_s: Some(valid_for),
+            },
+            NodeAction::Custody => Request::Custody,
             NodeAction::PostMany { count } => Request::PostMany { count },
         }
     }

@@ -19,6 +19,9 @@
 //! stored; a peer that sends invalid ones loses core score, is banned at the ban
 //! score, and its core score is mirrored into gossipsub's application-specific score.
 
+mod custody;
+
+use super::backup_proto::{BACKUP_PROTOCOL, BackupCodec};
 use super::codec::{RESPONSE_MESSAGES_MAX, SYNC_PROTOCOL, SyncCodec};
 use super::control::{INFO_NAME, REQUEST_LEN_MAX, Request, Response, socket_path};
 use super::store::FlashStore;
@@ -29,6 +32,7 @@ use crate::datadir::{
 use crate::feed;
 use crate::flash_file::FileFlash;
 use anyhow::{Context, Result, anyhow, bail};
+use custody::BackupState;
 use futures::StreamExt;
 use glitter_core::chain::Ed25519Check;
 use glitter_core::hash::Hash;
@@ -67,6 +71,8 @@ const OUTBOX_MAX: usize = 256;
 const PEER_TABLE_MAX: usize = 4096;
 /// How often configured peers that are not connected are dialled again.
 const REDIAL_MS: u64 = 2_000;
+/// How long a backup request (a package or a release) may take.
+pub const BACKUP_TIMEOUT_S: u64 = 60;
 /// The domain tag of the libp2p key derivation (see [`libp2p_keypair`]).
 pub const LIBP2P_KEY_DOMAIN: &[u8] = b"glitter/libp2p-identity/v1";
 
@@ -93,6 +99,7 @@ pub struct Options {
 struct Behaviour {
     gossipsub: gossipsub::Behaviour,
     sync: request_response::Behaviour<SyncCodec>,
+    backup: request_response::Behaviour<BackupCodec>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
 }
@@ -191,6 +198,7 @@ struct Runtime {
     stats: NetStats,
     data_dir: PathBuf,
     stop: bool,
+    backup: BackupState,
 }
 
 /// Runs a node on `data_dir` until SIGINT, SIGTERM or a `stop` request.
@@ -283,6 +291,12 @@ fn build_swarm(key: Keypair, topic: &IdentTopic) -> Result<Swarm<Behaviour>> {
         [(SYNC_PROTOCOL, ProtocolSupport::Full)],
         request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
     );
+    let backup = request_response::Behaviour::with_codec(
+        BackupCodec,
+        [(BACKUP_PROTOCOL, ProtocolSupport::Full)],
+        request_response::Config::default()
+            .with_request_timeout(Duration::from_secs(BACKUP_TIMEOUT_S)),
+    );
     let identify = identify::Behaviour::new(identify::Config::new(
         "/glitter/1".to_string(),
         key.public(),
@@ -291,6 +305,7 @@ fn build_swarm(key: Keypair, topic: &IdentTopic) -> Result<Swarm<Behaviour>> {
     let behaviour = Behaviour {
         gossipsub: gossip,
         sync,
+        backup,
         identify,
         ping,
     };
@@ -405,6 +420,7 @@ async fn run_async(opts: Options, data_dir: &Path) -> Result<()> {
         stats: NetStats::default(),
         data_dir: data_dir.to_path_buf(),
         stop: false,
+        backup: BackupState::default(),
     };
     println!(
         "glitter node {} (peer id {})",
@@ -423,10 +439,7 @@ async fn run_async(opts: Options, data_dir: &Path) -> Result<()> {
     while !rt.stop {
         tokio::select! {
             ev = rt.swarm.select_next_some() => rt.on_swarm_event(ev),
-            Some((req, reply)) = ctl_rx.recv() => {
-                let r = rt.on_control(req);
-                let _ = reply.send(r);
-            }
+            Some((req, reply)) = ctl_rx.recv() => rt.on_control_msg(req, reply),
             _ = tick.tick() => rt.on_tick(),
             _ = redial.tick() => rt.redial(),
             _ = term.recv() => break,
@@ -666,9 +679,15 @@ impl Runtime {
                 }
             }
             SwarmEvent::ConnectionEstablished {
-                peer_id, endpoint, ..
+                peer_id,
+                endpoint,
+                num_established,
+                ..
             } => {
                 self.connected.insert(peer_id);
+                if num_established.get() == 1 {
+                    self.send_hello(peer_id);
+                }
                 let id = self.core_id(peer_id);
                 self.node.add_peer(id);
                 if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint {
@@ -685,6 +704,7 @@ impl Runtime {
                 ..
             } => {
                 self.connected.remove(&peer_id);
+                self.forget_author(&peer_id);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -701,6 +721,7 @@ impl Runtime {
                 message,
             })) => self.on_gossip(propagation_source, &message_id, message),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Backup(ev)) => self.on_backup(ev),
             _ => {}
         }
     }
@@ -832,6 +853,21 @@ impl Runtime {
         self.route(out, None);
     }
 
+    /// Handles a control request; a backup answers later, when its custodians have.
+    fn on_control_msg(&mut self, req: Request, reply: oneshot::Sender<Response>) {
+        if let Request::Backup {
+            custodians,
+            threshold,
+        } = &req
+        {
+            let (c, k) = (custodians.clone(), *threshold);
+            self.start_backup(&c, k, reply);
+            return;
+        }
+        let r = self.on_control(req);
+        let _ = reply.send(r);
+    }
+
     fn on_control(&mut self, req: Request) -> Response {
         match self.control(req) {
             Ok(r) => r,
@@ -926,6 +962,14 @@ impl Runtime {
                 ))
             }
             Request::Peers => Ok(self.peers()),
+            Request::Backup { .. } => bail!("backup requests are answered asynchronously"),
+            Request::BackupStatus => self.backup_status(),
+            Request::Release {
+                owner,
+                code,
+                valid_for_s,
+            } => self.approve(&owner, &code, valid_for_s.unwrap_or(900)),
+            Request::Custody => self.custody_list(),
             Request::Stop => {
                 self.stop = true;
                 Ok(Response::ok(
@@ -1050,8 +1094,10 @@ impl Runtime {
             let banned = self.node.is_banned(id, now);
             let gossip = self.swarm.behaviour().gossipsub.peer_score(&pid);
             let connected = self.connected.contains(&pid);
+            let author = self.backup.author_of(&pid);
             lines.push(format!(
-                "{pid} core#{id} score {} gossipsub {} {}{}",
+                "{pid} author {} core#{id} score {} gossipsub {} {}{}",
+                author.map_or("?".to_string(), |a| a.to_string()),
                 score.map_or("-".to_string(), |s| s.to_string()),
                 gossip.map_or("-".to_string(), |s| format!("{s:.1}")),
                 if connected {
@@ -1063,6 +1109,7 @@ impl Runtime {
             ));
             rows.push(serde_json::json!({
                 "peer_id": pid.to_string(),
+                "author": author.map(|a| a.to_string()),
                 "core_id": id,
                 "core_score": score,
                 "banned": banned,

@@ -83,6 +83,28 @@ impl NodeProc {
         }
     }
 
+    /// A node for a data directory that already has an identity (a restored one).
+    pub fn adopt(data: PathBuf, name: &str, author: &str) -> NodeProc {
+        NodeProc {
+            name: name.into(),
+            data,
+            author: author.into(),
+            child: None,
+            addr: String::new(),
+            port: 0,
+            peers: Vec::new(),
+            extra: Vec::new(),
+            runs: 0,
+        }
+    }
+
+    /// The peer id the running node wrote to `node.json`.
+    pub fn peer_id(&self) -> String {
+        let text = std::fs::read_to_string(self.data.join("node.json")).expect("node.json");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("node.json is JSON");
+        v["peer_id"].as_str().expect("peer_id").to_string()
+    }
+
     /// Starts (or restarts) the node and waits until it listens and answers.
     pub fn start(&mut self) {
         assert!(self.child.is_none(), "{} already running", self.name);
