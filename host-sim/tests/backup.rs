@@ -149,16 +149,7 @@ fn cli_create_status_restore_with_a_tampered_custodian() {
     // A peer holds the full chain (Bob imported it).
     let full = owner.chain(&alice).unwrap();
     DataDir::open(&dir("bob")).unwrap().import(&full).unwrap();
-    let out = run_restore(
-        &dir("new-phone"),
-        RestoreArgs {
-            owner: alice.to_string(),
-            custodians: custodians.iter().map(|c| c.display().to_string()).collect(),
-            peers: vec![dir("bob").display().to_string()],
-            wait: 0,
-        },
-    )
-    .unwrap();
+    let out = restore_dirs(&dir("new-phone"), &alice, &custodians, &[dir("bob")]).unwrap();
     let text = out.join("\n");
     assert!(text.contains("no answer"), "{text}");
     assert!(text.contains("recovered the identity"), "{text}");
@@ -169,18 +160,26 @@ fn cli_create_status_restore_with_a_tampered_custodian() {
         full.headers.len()
     );
     // Restoring again into a directory with an identity is refused.
-    assert!(
-        run_restore(
-            &dir("new-phone"),
-            RestoreArgs {
-                owner: alice.to_string(),
-                custodians: custodians.iter().map(|c| c.display().to_string()).collect(),
-                peers: vec![],
-                wait: 0,
-            },
-        )
-        .is_err()
-    );
+    assert!(restore_dirs(&dir("new-phone"), &alice, &custodians, &[]).is_err());
+}
+
+/// `glitter restore` from custodian and peer directories.
+fn restore_dirs(
+    to: &std::path::Path,
+    owner: &glitter_core::sig::PublicKey,
+    custodians: &[std::path::PathBuf],
+    peers: &[std::path::PathBuf],
+) -> anyhow::Result<Vec<String>> {
+    let arg = |p: &std::path::PathBuf| p.display().to_string();
+    run_restore(
+        to,
+        RestoreArgs {
+            owner: owner.to_string(),
+            custodians: custodians.iter().map(arg).collect(),
+            peers: peers.iter().map(arg).collect(),
+            wait: 0,
+        },
+    )
 }
 
 /// Copies a directory tree (custody directories are flat, one level).
@@ -294,16 +293,7 @@ fn custody_survives_partial_writes_and_restore_falls_back_a_version() {
     copy_dir(&dir("dave-v1"), &cdir("dave"));
     let full = owner.chain(&alice).unwrap();
     DataDir::open(&dir("bob")).unwrap().import(&full).unwrap();
-    let out = run_restore(
-        &dir("new-phone"),
-        RestoreArgs {
-            owner: alice.to_string(),
-            custodians: custodians.iter().map(|c| c.display().to_string()).collect(),
-            peers: vec![dir("bob").display().to_string()],
-            wait: 0,
-        },
-    )
-    .unwrap();
+    let out = restore_dirs(&dir("new-phone"), &alice, &custodians, &[dir("bob")]).unwrap();
     let text = out.join("\n");
     assert!(text.contains("used an older version"), "{text}");
     assert!(text.contains("from backup version 1"), "{text}");

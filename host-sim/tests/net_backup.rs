@@ -36,19 +36,139 @@ fn release(custodian: &NodeProc, owner: &str, code: &str) {
     });
 }
 
-#[test]
-fn backup_to_custodian_nodes_and_restore_on_a_new_device() {
-    let t0 = Instant::now();
-    let dir = tempfile::tempdir().unwrap();
-    let names = ["alice", "bob", "carol", "dave", "erin"];
+/// Starts one node per name (seeds from `seed`), each dialling those before it; the
+/// node named `evil` runs in adversarial mode.
+fn start_nodes(
+    root: &std::path::Path,
+    names: &[&str],
+    seed: u8,
+    evil: Option<&str>,
+) -> Vec<NodeProc> {
     let mut nodes: Vec<NodeProc> = Vec::new();
     for (i, name) in names.iter().enumerate() {
-        let mut p = NodeProc::new(dir.path(), name, 0x31 + i as u8);
+        let mut p = NodeProc::new(root, name, seed + i as u8);
         p.extra = vec!["--tick-ms".into(), TICK_MS.into()];
+        if evil == Some(*name) {
+            p.extra.push("--evil".into());
+        }
         p.peers = nodes.iter().map(|q| q.addr.clone()).collect();
         p.start();
         nodes.push(p);
     }
+    nodes
+}
+
+/// Waits until `node` knows the author key of `n` peers (their `Hello` answers).
+fn wait_authors_known(node: &NodeProc, n: usize) {
+    wait_for("the node to know every peer's author", BOUND, || {
+        let r = node.ctl(Request::Peers);
+        let known = r
+            .data
+            .as_array()?
+            .iter()
+            .filter(|p| p["author"].is_string())
+            .count();
+        (known >= n).then_some(())
+    });
+}
+
+/// A running `glitter restore` whose stdout is read line by line.
+struct RestoreProc {
+    child: std::process::Child,
+    rx: mpsc::Receiver<String>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    out: Vec<String>,
+    /// The device code it printed.
+    code: String,
+}
+
+impl Drop for RestoreProc {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl RestoreProc {
+    /// Starts `glitter restore` into `new_dir` and waits for its device code.
+    fn spawn(
+        new_dir: &std::path::Path,
+        owner: &str,
+        custodians: &[&NodeProc],
+        peers: &[&NodeProc],
+    ) -> RestoreProc {
+        let mut cmd = Command::new(bin());
+        cmd.arg("--data-dir")
+            .arg(new_dir)
+            .args(["restore", "--owner", owner, "--wait", "60"]);
+        for c in custodians {
+            cmd.args(["--custodian", &c.addr]);
+        }
+        for p in peers {
+            cmd.args(["--peer", &p.addr]);
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn glitter restore");
+        let (tx, rx) = mpsc::channel::<String>();
+        let stdout = child.stdout.take().unwrap();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                let _ = tx.send(line);
+            }
+        });
+        let mut out: Vec<String> = Vec::new();
+        let code = loop {
+            let line = rx.recv_timeout(BOUND).expect("the device prints its code");
+            out.push(line.clone());
+            if let Some(c) = line.strip_prefix("device code: ") {
+                break c.trim().to_string();
+            }
+        };
+        RestoreProc {
+            child,
+            rx,
+            reader: Some(reader),
+            out,
+            code,
+        }
+    }
+
+    /// Still waiting (not exited).
+    fn running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+
+    /// Waits for the exit; returns success and everything printed.
+    fn finish(mut self) -> (bool, String) {
+        let status = wait_for("the restore to finish", BOUND, || {
+            self.child.try_wait().unwrap()
+        });
+        if let Some(r) = self.reader.take() {
+            r.join().unwrap();
+        }
+        self.out.extend(self.rx.try_iter());
+        let mut err = String::new();
+        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut err).unwrap();
+        (status.success(), format!("{}\n{err}", self.out.join("\n")))
+    }
+}
+
+#[test]
+fn backup_to_custodian_nodes_and_restore_on_a_new_device() {
+    let t0 = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = start_nodes(
+        dir.path(),
+        &["alice", "bob", "carol", "dave", "erin"],
+        0x31,
+        None,
+    );
     let alice = nodes[0].author.clone();
     let (bob, carol, dave, erin) = (
         nodes[1].author.clone(),
@@ -64,16 +184,7 @@ fn backup_to_custodian_nodes_and_restore_on_a_new_device() {
         nodes[0].post(&format!("before the backup {i}"));
     }
     // Every node has proven its author key to Alice's node (Hello).
-    wait_for("alice to know every peer's author", BOUND, || {
-        let r = nodes[0].ctl(Request::Peers);
-        let known = r
-            .data
-            .as_array()?
-            .iter()
-            .filter(|p| p["author"].is_string())
-            .count();
-        (known >= 4).then_some(())
-    });
+    wait_authors_known(&nodes[0], 4);
 
     // 1. Refusals before anything is appended: a bad threshold, an unknown custodian.
     let head0 = nodes[0].head_of(&alice);
@@ -147,54 +258,23 @@ fn backup_to_custodian_nodes_and_restore_on_a_new_device() {
 
     // 5. A new device restores from the custodians' nodes, by address.
     let new_dir = dir.path().join("alice-new");
-    let mut child = Command::new(bin())
-        .arg("--data-dir")
-        .arg(&new_dir)
-        .args(["restore", "--owner", &alice, "--wait", "60"])
-        .args(["--custodian", &nodes[1].addr])
-        .args(["--custodian", &nodes[2].addr])
-        .args(["--custodian", &nodes[3].addr])
-        .args(["--peer", &nodes[4].addr])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn glitter restore");
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let mut out: Vec<String> = Vec::new();
-    let code = loop {
-        let line = rx.recv_timeout(BOUND).expect("the device prints its code");
-        out.push(line.clone());
-        if let Some(c) = line.strip_prefix("device code: ") {
-            break c.trim().to_string();
-        }
-    };
+    let mut device = RestoreProc::spawn(
+        &new_dir,
+        &alice,
+        &[&nodes[1], &nodes[2], &nodes[3]],
+        &[&nodes[4]],
+    );
+    let code = device.code.clone();
     // Dave approves some other device's code, and Bob the right one: one share is
     // not enough, so the device keeps waiting.
     release(&nodes[3], &alice, &device_code(&[0x77; 32]));
     release(&nodes[1], &alice, &code);
     std::thread::sleep(Duration::from_millis(3_000));
-    assert!(
-        child.try_wait().unwrap().is_none(),
-        "restored with fewer than k approvals: {out:?}"
-    );
+    assert!(device.running(), "restored with fewer than k approvals");
     // Carol approves: two shares, the restore completes.
     release(&nodes[2], &alice, &code);
-    let status = wait_for("the restore to finish", BOUND, || child.try_wait().unwrap());
-    reader.join().unwrap();
-    out.extend(rx.try_iter());
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
-    let text = out.join("\n");
-    assert!(status.success(), "restore failed: {text}\n{err}");
+    let (ok, text) = device.finish();
+    assert!(ok, "restore failed: {text}");
     assert!(text.contains("released its share"), "{text}");
     assert!(text.contains("recovered the identity"), "{text}");
     assert!(
@@ -237,33 +317,18 @@ fn backup_to_custodian_nodes_and_restore_on_a_new_device() {
 #[test]
 fn a_custodian_answering_garbage_is_refused_and_the_restore_still_succeeds() {
     let dir = tempfile::tempdir().unwrap();
-    let names = ["alice", "bob", "carol", "mallory"];
-    let mut nodes: Vec<NodeProc> = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let mut p = NodeProc::new(dir.path(), name, 0x41 + i as u8);
-        p.extra = vec!["--tick-ms".into(), TICK_MS.into()];
-        if *name == "mallory" {
-            p.extra.push("--evil".into());
-        }
-        p.peers = nodes.iter().map(|q| q.addr.clone()).collect();
-        p.start();
-        nodes.push(p);
-    }
+    let mut nodes = start_nodes(
+        dir.path(),
+        &["alice", "bob", "carol", "mallory"],
+        0x41,
+        Some("mallory"),
+    );
     let alice = nodes[0].author.clone();
     for f in &nodes[1..] {
         f.follow(&alice);
     }
     let (last, _) = nodes[0].post("a post to back up");
-    wait_for("alice to know every peer's author", BOUND, || {
-        let r = nodes[0].ctl(Request::Peers);
-        let known = r
-            .data
-            .as_array()?
-            .iter()
-            .filter(|p| p["author"].is_string())
-            .count();
-        (known >= 3).then_some(())
-    });
+    wait_authors_known(&nodes[0], 3);
     let custodians: Vec<String> = nodes[1..].iter().map(|n| n.author.clone()).collect();
     let r = nodes[0].ctl(Request::Backup {
         custodians,
@@ -279,48 +344,18 @@ fn a_custodian_answering_garbage_is_refused_and_the_restore_still_succeeds() {
     std::fs::remove_dir_all(&nodes[0].data).unwrap();
 
     let new_dir = dir.path().join("alice-new");
-    let mut child = Command::new(bin())
-        .arg("--data-dir")
-        .arg(&new_dir)
-        .args(["restore", "--owner", &alice, "--wait", "60"])
-        .args(["--custodian", &nodes[1].addr])
-        .args(["--custodian", &nodes[2].addr])
-        .args(["--custodian", &nodes[3].addr])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("spawn glitter restore");
-    let (tx, rx) = mpsc::channel::<String>();
-    let stdout = child.stdout.take().unwrap();
-    let reader = std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stdout)
-            .lines()
-            .map_while(Result::ok)
-        {
-            let _ = tx.send(line);
-        }
-    });
-    let mut out: Vec<String> = Vec::new();
-    let code = loop {
-        let line = rx.recv_timeout(BOUND).expect("the device prints its code");
-        out.push(line.clone());
-        if let Some(c) = line.strip_prefix("device code: ") {
-            break c.trim().to_string();
-        }
-    };
+    let mut device = RestoreProc::spawn(&new_dir, &alice, &[&nodes[1], &nodes[2], &nodes[3]], &[]);
+    let code = device.code.clone();
     // Mallory answers at once; with Bob's share that is still one good share.
     release(&nodes[1], &alice, &code);
     std::thread::sleep(Duration::from_millis(3_000));
     assert!(
-        child.try_wait().unwrap().is_none(),
-        "restored from one honest share and garbage: {out:?}"
+        device.running(),
+        "restored from one honest share and garbage"
     );
     release(&nodes[2], &alice, &code);
-    let status = wait_for("the restore to finish", BOUND, || child.try_wait().unwrap());
-    reader.join().unwrap();
-    out.extend(rx.try_iter());
-    let text = out.join("\n");
-    assert!(status.success(), "restore failed: {text}");
+    let (ok, text) = device.finish();
+    assert!(ok, "restore failed: {text}");
     let mallory = &nodes[3].author;
     assert!(
         text.lines()

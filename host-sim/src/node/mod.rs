@@ -22,6 +22,7 @@ pub mod control;
 pub mod restore_net;
 pub mod runtime;
 pub mod store;
+pub mod transport;
 
 use anyhow::Result;
 use clap::{Args, Subcommand};

@@ -14,10 +14,11 @@
 //!
 //! Nothing is written here: the caller writes the chain and the identity at the end.
 
-use super::backup_proto::{
-    BACKUP_PROTOCOL, BackupCodec, BackupRequest, BackupResponse, check_hello, device_code,
+use super::backup_proto::{BackupCodec, BackupRequest, BackupResponse, check_hello, device_code};
+use super::codec::SyncCodec;
+use super::transport::{
+    DialTargets, backup_behaviour, identify_behaviour, sync_behaviour, tcp_swarm,
 };
-use super::codec::{SYNC_PROTOCOL, SyncCodec};
 use crate::backup_cli::{self, Block, Response as CustodianResponse, Restored, restore};
 use anyhow::{Context, Result, anyhow, bail};
 use futures::StreamExt;
@@ -30,7 +31,7 @@ use glitter_core::sync::message::MESSAGE_LEN_MAX;
 use glitter_core::wire::header::Header;
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, identify, noise, ping, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, ping};
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -71,7 +72,7 @@ enum Asked {
 struct Device {
     swarm: Swarm<Client>,
     owner: PublicKey,
-    targets: Vec<(Multiaddr, Option<PeerId>)>,
+    targets: DialTargets,
     connected: HashSet<PeerId>,
     authors: HashMap<PeerId, PublicKey>,
     asked: HashMap<OutboundRequestId, (PeerId, Asked)>,
@@ -104,15 +105,7 @@ impl Device {
     }
 
     fn redial(&mut self) {
-        let todo: Vec<Multiaddr> = self
-            .targets
-            .iter()
-            .filter(|(_, p)| p.is_none_or(|p| !self.connected.contains(&p)))
-            .map(|(a, _)| a.clone())
-            .collect();
-        for a in todo {
-            let _ = self.swarm.dial(a);
-        }
+        self.targets.redial(&mut self.swarm, &self.connected);
     }
 
     /// Handles one swarm event; returns a sync response when one arrives.
@@ -128,13 +121,7 @@ impl Device {
                 ..
             } => {
                 self.connected.insert(peer_id);
-                if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint {
-                    for (a, p) in &mut self.targets {
-                        if strip_p2p(a) == strip_p2p(address) {
-                            *p = Some(peer_id);
-                        }
-                    }
-                }
+                self.targets.connected(&endpoint, peer_id);
                 if num_established.get() == 1 {
                     let id = self
                         .swarm
@@ -279,43 +266,15 @@ impl Device {
     }
 }
 
-fn strip_p2p(a: &Multiaddr) -> Multiaddr {
-    a.iter()
-        .filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
-        .collect()
-}
-
 fn build_client() -> Result<Swarm<Client>> {
     let key = libp2p::identity::Keypair::generate_ed25519();
     let behaviour = Client {
-        backup: request_response::Behaviour::with_codec(
-            BackupCodec,
-            [(BACKUP_PROTOCOL, ProtocolSupport::Outbound)],
-            request_response::Config::default().with_request_timeout(Duration::from_secs(60)),
-        ),
-        sync: request_response::Behaviour::with_codec(
-            SyncCodec,
-            [(SYNC_PROTOCOL, ProtocolSupport::Outbound)],
-            request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
-        ),
-        identify: identify::Behaviour::new(identify::Config::new(
-            "/glitter/1".to_string(),
-            key.public(),
-        )),
+        backup: backup_behaviour(ProtocolSupport::Outbound),
+        sync: sync_behaviour(ProtocolSupport::Outbound),
+        identify: identify_behaviour(&key),
         ping: ping::Behaviour::new(ping::Config::new()),
     };
-    Ok(libp2p::SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| anyhow!("tcp transport: {e}"))?
-        .with_behaviour(|_| behaviour)
-        .map_err(|e| anyhow!("behaviour: {e}"))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(60)))
-        .build())
+    tcp_swarm(key, behaviour, Duration::from_secs(60))
 }
 
 /// Restores `owner` from custodians at `custodians` (and `local`, responses already
@@ -351,11 +310,7 @@ async fn run_async(
     let mut d = Device {
         swarm: build_client()?,
         owner,
-        targets: custodians
-            .iter()
-            .chain(peers)
-            .map(|a| (a.clone(), None))
-            .collect(),
+        targets: DialTargets::new(custodians.iter().chain(peers)),
         connected: HashSet::new(),
         authors: HashMap::new(),
         asked: HashMap::new(),

@@ -21,10 +21,13 @@
 
 mod custody;
 
-use super::backup_proto::{BACKUP_PROTOCOL, BackupCodec};
-use super::codec::{RESPONSE_MESSAGES_MAX, SYNC_PROTOCOL, SyncCodec};
+use super::backup_proto::BackupCodec;
+use super::codec::{RESPONSE_MESSAGES_MAX, SyncCodec};
 use super::control::{INFO_NAME, REQUEST_LEN_MAX, Request, Response, socket_path};
 use super::store::FlashStore;
+use super::transport::{
+    DialTargets, backup_behaviour, identify_behaviour, sync_behaviour, tcp_swarm,
+};
 use crate::chainfile::VerifiedChain;
 use crate::datadir::{
     DataDir, HostLog, IMAGE_BYTES_DEFAULT, IMAGE_FILE, parse_author, write_atomic,
@@ -48,7 +51,7 @@ use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, identify, noise, ping, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, ping};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::{HashMap, HashSet};
@@ -71,8 +74,6 @@ const OUTBOX_MAX: usize = 256;
 const PEER_TABLE_MAX: usize = 4096;
 /// How often configured peers that are not connected are dialled again.
 const REDIAL_MS: u64 = 2_000;
-/// How long a backup request (a package or a release) may take.
-pub const BACKUP_TIMEOUT_S: u64 = 60;
 /// The domain tag of the libp2p key derivation (see [`libp2p_keypair`]).
 pub const LIBP2P_KEY_DOMAIN: &[u8] = b"glitter/libp2p-identity/v1";
 
@@ -188,7 +189,7 @@ struct Runtime {
     /// a long chain is fetched want after want without waiting for the next tick.
     last_heads: HashMap<CorePeer, Vec<u8>>,
     in_flight: usize,
-    dial_targets: Vec<(Multiaddr, Option<PeerId>)>,
+    dial_targets: DialTargets,
     listen: Vec<Multiaddr>,
     follows: Vec<PublicKey>,
     rng: ChaCha8Rng,
@@ -286,21 +287,9 @@ fn build_swarm(key: Keypair, topic: &IdentTopic) -> Result<Swarm<Behaviour>> {
     gossip
         .subscribe(topic)
         .map_err(|e| anyhow!("gossipsub subscribe: {e}"))?;
-    let sync = request_response::Behaviour::with_codec(
-        SyncCodec,
-        [(SYNC_PROTOCOL, ProtocolSupport::Full)],
-        request_response::Config::default().with_request_timeout(Duration::from_secs(10)),
-    );
-    let backup = request_response::Behaviour::with_codec(
-        BackupCodec,
-        [(BACKUP_PROTOCOL, ProtocolSupport::Full)],
-        request_response::Config::default()
-            .with_request_timeout(Duration::from_secs(BACKUP_TIMEOUT_S)),
-    );
-    let identify = identify::Behaviour::new(identify::Config::new(
-        "/glitter/1".to_string(),
-        key.public(),
-    ));
+    let sync = sync_behaviour(ProtocolSupport::Full);
+    let backup = backup_behaviour(ProtocolSupport::Full);
+    let identify = identify_behaviour(&key);
     let ping = ping::Behaviour::new(ping::Config::new());
     let behaviour = Behaviour {
         gossipsub: gossip,
@@ -309,19 +298,7 @@ fn build_swarm(key: Keypair, topic: &IdentTopic) -> Result<Swarm<Behaviour>> {
         identify,
         ping,
     };
-    let swarm = libp2p::SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux::Config::default,
-        )
-        .map_err(|e| anyhow!("tcp transport: {e}"))?
-        .with_behaviour(|_| behaviour)
-        .map_err(|e| anyhow!("behaviour: {e}"))?
-        .with_swarm_config(|c| c.with_idle_connection_timeout(Duration::from_secs(3600)))
-        .build();
-    Ok(swarm)
+    tcp_swarm(key, behaviour, Duration::from_secs(3600))
 }
 
 /// Gossipsub scoring for a topic of small, periodic head announcements.
@@ -410,7 +387,7 @@ async fn run_async(opts: Options, data_dir: &Path) -> Result<()> {
         connected: HashSet::new(),
         last_heads: HashMap::new(),
         in_flight: 0,
-        dial_targets: opts.peers.iter().map(|a| (a.clone(), None)).collect(),
+        dial_targets: DialTargets::new(&opts.peers),
         listen: Vec::new(),
         follows,
         rng: ChaCha8Rng::from_seed(seed),
@@ -655,15 +632,7 @@ impl Runtime {
     }
 
     fn redial(&mut self) {
-        let targets: Vec<Multiaddr> = self
-            .dial_targets
-            .iter()
-            .filter(|(_, p)| p.is_none_or(|p| !self.connected.contains(&p)))
-            .map(|(a, _)| a.clone())
-            .collect();
-        for addr in targets {
-            let _ = self.swarm.dial(addr);
-        }
+        self.dial_targets.redial(&mut self.swarm, &self.connected);
     }
 
     fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
@@ -690,13 +659,7 @@ impl Runtime {
                 }
                 let id = self.core_id(peer_id);
                 self.node.add_peer(id);
-                if let libp2p::core::ConnectedPoint::Dialer { address, .. } = &endpoint {
-                    for (a, p) in &mut self.dial_targets {
-                        if a == address || strip_p2p(a) == strip_p2p(address) {
-                            *p = Some(peer_id);
-                        }
-                    }
-                }
+                self.dial_targets.connected(&endpoint, peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -1200,12 +1163,6 @@ impl Runtime {
         }
         out
     }
-}
-
-fn strip_p2p(a: &Multiaddr) -> Multiaddr {
-    a.iter()
-        .filter(|p| !matches!(p, libp2p::multiaddr::Protocol::P2p(_)))
-        .collect()
 }
 
 fn author_arg(s: &str) -> Result<PublicKey> {

@@ -70,17 +70,7 @@ impl NodeProc {
             .expect("keygen prints the identity")
             .trim()
             .to_string();
-        NodeProc {
-            name: name.into(),
-            data,
-            author,
-            child: None,
-            addr: String::new(),
-            port: 0,
-            peers: Vec::new(),
-            extra: Vec::new(),
-            runs: 0,
-        }
+        NodeProc::adopt(data, name, &author)
     }
 
     /// A node for a data directory that already has an identity (a restored one).
