@@ -920,7 +920,7 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
     } else {
         // Lines are printed as they happen (the device code first of all).
         for l in out.drain(..) {
-            println!("{l}");
+            let _ = crate::cli::say(&l);
         }
         let net = crate::node::restore_net::run(
             owner,

@@ -138,9 +138,19 @@ pub fn now_ms() -> u64 {
 pub fn run(cli: Cli) -> Result<()> {
     let dir = cli.data_dir.unwrap_or_else(default_data_dir);
     for line in execute(&dir, cli.command)? {
-        println!("{line}");
+        if !say(&line) {
+            break;
+        }
     }
     Ok(())
+}
+
+/// Prints one line on stdout. A closed stdout (`glitter feed | head`) is not an error
+/// worth a panic: the line is dropped and `false` says that nobody reads any more.
+pub fn say(line: &str) -> bool {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}").and_then(|()| out.flush()).is_ok()
 }
 
 fn author_arg(s: &str) -> Result<glitter_core::PublicKey> {

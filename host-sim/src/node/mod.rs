@@ -66,6 +66,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub no_fsync: bool,
 
+    /// Discover peers on the local network with mDNS and dial them (off by default;
+    /// the tests never use it).
+    #[arg(long)]
+    pub mdns: bool,
+
     /// TEST ONLY: behave as an adversary (publish malformed and inflated heads, answer
     /// wants with forged blocks). Used by the bad-peer tests.
     #[arg(long, hide = true)]
@@ -212,7 +217,7 @@ pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
     if let Some(action) = args.action {
         let r = control_call(data_dir, &action.request())?;
         for line in r.lines {
-            println!("{line}");
+            let _ = crate::cli::say(&line);
         }
         return Ok(());
     }
@@ -223,6 +228,7 @@ pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
         tick_ms: a.tick_ms,
         fsync: !a.no_fsync,
         evil: a.evil,
+        mdns: a.mdns,
     };
     runtime::run(opts, data_dir)
 }

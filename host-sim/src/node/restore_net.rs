@@ -86,7 +86,7 @@ struct Device {
 
 impl Device {
     fn say(&mut self, line: String) {
-        println!("{line}");
+        let _ = crate::cli::say(&line);
         self.lines.push(line);
     }
 

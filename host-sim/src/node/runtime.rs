@@ -50,8 +50,10 @@ use glitter_core::wire::header::{HEADER_LEN, PAYLOAD_LEN_MAX};
 use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
-use libp2p::{Multiaddr, PeerId, Swarm, identify, ping};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, mdns, ping};
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::{HashMap, HashSet};
@@ -94,6 +96,8 @@ pub struct Options {
     pub fsync: bool,
     /// Adversarial test mode (see `NodeArgs::evil`).
     pub evil: bool,
+    /// Discover and dial peers on the local network with mDNS.
+    pub mdns: bool,
 }
 
 #[derive(NetworkBehaviour)]
@@ -103,6 +107,7 @@ struct Behaviour {
     backup: request_response::Behaviour<BackupCodec>,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
+    mdns: Toggle<mdns::tokio::Behaviour>,
 }
 
 /// The libp2p identity of a glitter identity: an Ed25519 key whose secret is
@@ -266,7 +271,7 @@ fn open_store(data: &DataDir, fsync: bool) -> Result<FlashStore> {
     Ok(FlashStore::new(Box::new(log)))
 }
 
-fn build_swarm(key: Keypair, topic: &IdentTopic) -> Result<Swarm<Behaviour>> {
+fn build_swarm(key: Keypair, topic: &IdentTopic, with_mdns: bool) -> Result<Swarm<Behaviour>> {
     let gossip_config = gossipsub::ConfigBuilder::default()
         .heartbeat_initial_delay(Duration::from_millis(100))
         .heartbeat_interval(Duration::from_millis(700))
@@ -291,12 +296,21 @@ fn build_swarm(key: Keypair, topic: &IdentTopic) -> Result<Swarm<Behaviour>> {
     let backup = backup_behaviour(ProtocolSupport::Full);
     let identify = identify_behaviour(&key);
     let ping = ping::Behaviour::new(ping::Config::new());
+    let mdns = if with_mdns {
+        Some(
+            mdns::tokio::Behaviour::new(mdns::Config::default(), key.public().to_peer_id())
+                .map_err(|e| anyhow!("mdns: {e}"))?,
+        )
+    } else {
+        None
+    };
     let behaviour = Behaviour {
         gossipsub: gossip,
         sync,
         backup,
         identify,
         ping,
+        mdns: Toggle::from(mdns),
     };
     tcp_swarm(key, behaviour, Duration::from_secs(3600))
 }
@@ -357,7 +371,7 @@ async fn run_async(opts: Options, data_dir: &Path) -> Result<()> {
     let follows = replay_follows(&mut node, &keys.public());
     let key = libp2p_keypair(&keys)?;
     let topic = IdentTopic::new(HEADS_TOPIC);
-    let mut swarm = build_swarm(key, &topic)?;
+    let mut swarm = build_swarm(key, &topic, opts.mdns)?;
     for addr in &opts.listen {
         swarm
             .listen_on(addr.clone())
@@ -399,11 +413,11 @@ async fn run_async(opts: Options, data_dir: &Path) -> Result<()> {
         stop: false,
         backup: BackupState::default(),
     };
-    println!(
+    let _ = crate::cli::say(&format!(
         "glitter node {} (peer id {})",
         rt.keys.public(),
         rt.swarm.local_peer_id()
-    );
+    ));
     rt.redial();
     let mut tick = tokio::time::interval(Duration::from_millis(opts.tick_ms.max(10)));
     let mut redial = tokio::time::interval(Duration::from_millis(REDIAL_MS));
@@ -423,7 +437,7 @@ async fn run_async(opts: Options, data_dir: &Path) -> Result<()> {
             _ = int.recv() => break,
         }
     }
-    println!("glitter node: shutting down");
+    let _ = crate::cli::say("glitter node: shutting down");
     // Let a pending control answer (for `stop`) reach its client.
     tokio::time::sleep(Duration::from_millis(50)).await;
     let _ = std::fs::remove_file(&sock);
@@ -641,7 +655,7 @@ impl Runtime {
                 let full = address.clone().with(libp2p::multiaddr::Protocol::P2p(
                     *self.swarm.local_peer_id(),
                 ));
-                println!("listening on {full}");
+                let _ = crate::cli::say(&format!("listening on {full}"));
                 self.listen.push(full);
                 if let Err(e) = self.write_info() {
                     eprintln!("glitter node: {e}");
@@ -685,6 +699,15 @@ impl Runtime {
             })) => self.on_gossip(propagation_source, &message_id, message),
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Backup(ev)) => self.on_backup(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    self.swarm.add_peer_address(peer, addr.clone());
+                    if !self.connected.contains(&peer) {
+                        let opts = DialOpts::peer_id(peer).addresses(vec![addr]).build();
+                        let _ = self.swarm.dial(opts);
+                    }
+                }
+            }
             _ => {}
         }
     }

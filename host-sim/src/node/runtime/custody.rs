@@ -233,10 +233,10 @@ impl Runtime {
                 &c.manifest_block.0.id(),
             ))
             .to_vec();
-        println!(
+        let _ = crate::cli::say(&format!(
             "custody: holding backup version {} of {owner} ({bytes} bytes)",
             c.manifest.version
-        );
+        ));
         Ok(BackupResponse::Stored { bytes, receipt })
     }
 
@@ -265,16 +265,18 @@ impl Runtime {
                     self.backup.reported.remove(0);
                 }
                 self.backup.reported.push((owner, code.clone()));
-                println!(
+                let _ = crate::cli::say(&format!(
                     "custody: peer {peer} asks for the backup of {owner} with device code {code}. \
                      If the owner confirms that code to you, run: glitter node release {owner} {code}"
-                );
+                ));
             }
             return BackupResponse::Pending;
         }
         match custody.respond(&self.keys, &device) {
             Ok(r) => {
-                println!("custody: released the share of {owner} to device {code}");
+                let _ = crate::cli::say(&format!(
+                    "custody: released the share of {owner} to device {code}"
+                ));
                 BackupResponse::Release {
                     manifest_block: backup_cli::block_bytes(&r.manifest_block),
                     release: r.release.to_bytes().to_vec(),
