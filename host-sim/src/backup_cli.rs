@@ -979,7 +979,9 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
             restored.manifest_seq
         );
     }
-    data.import(&chain)?;
+    if !data.import_into_new_image(&chain)? {
+        data.import(&chain)?;
+    }
     data.create_identity(restored.keys.seed())?;
     out.push(format!(
         "head is block {} after consulting {consulted} peer(s){}",

@@ -274,6 +274,44 @@ impl DataDir {
         Ok(h)
     }
 
+    /// Writes a verified chain as the first content of a directory that has no image
+    /// yet (a restore): the image is built under a temporary name without a sync per
+    /// write, synced once, then renamed into place, so a crash leaves either no image or
+    /// a whole one. Returns `false`, writing nothing, if an image already exists (use
+    /// [`DataDir::import`] then).
+    ///
+    /// # Errors
+    /// On I/O failure or if the chain does not fit the image.
+    pub fn import_into_new_image(&self, chain: &VerifiedChain) -> Result<bool> {
+        let path = self.image_path();
+        if path.exists() {
+            return Ok(false);
+        }
+        let tmp = self.root.join(format!("{IMAGE_FILE}.new"));
+        let _ = std::fs::remove_file(&tmp);
+        let mut f = FileFlash::create(&tmp, self.image_bytes)
+            .with_context(|| format!("{}: cannot create the flash image", tmp.display()))?;
+        f.set_sync_writes(false);
+        let mut log = HostLog::format(f).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
+        for (h, p) in chain.headers.iter().zip(&chain.payloads) {
+            let p = p
+                .as_deref()
+                .with_context(|| format!("block {} has no payload", h.seq))?;
+            log.append(h, p)
+                .map_err(|e| anyhow::anyhow!("{}: block {}: {e}", tmp.display(), h.seq))?;
+        }
+        let mut f = log.into_flash();
+        f.sync()
+            .with_context(|| format!("{}: cannot sync the new image", tmp.display()))?;
+        drop(f);
+        std::fs::rename(&tmp, &path)
+            .with_context(|| format!("{}: cannot move the new image into place", path.display()))?;
+        if let Ok(d) = std::fs::File::open(&self.root) {
+            let _ = d.sync_all();
+        }
+        Ok(true)
+    }
+
     /// Stores a verified chain, if it extends what is held.
     ///
     /// # Errors

@@ -1,6 +1,7 @@
 //! Replication rate between two local `glitter node` processes, as a ratio to the
 //! simulator's in-process rate on the same machine and in the same run, and CPU time
-//! per replicated block. Prints its figures (run with `--nocapture`); the numbers in
+//! per replicated block; and backup and restore across processes against the same
+//! engine in process. Prints its figures (run with `--nocapture`); the numbers in
 //! docs/PERFORMANCE.md come from
 //! `GLITTER_NET_BENCH_BLOCKS=5000 cargo test --release -p glitter-sim --test net_perf -- --nocapture`.
 
@@ -107,4 +108,178 @@ fn replication_rate_against_the_simulator() {
             src_cpu * 1000.0 / n as f64
         );
     }
+}
+
+/// Backup to three custodian processes and restore from two of them, against the
+/// same engine run in process on the same chain in the same run. The numbers in
+/// docs/PERFORMANCE.md come from
+/// `GLITTER_NET_BENCH_BLOCKS=5000 cargo test --release -p glitter-sim --test net_perf backup -- --nocapture`.
+#[test]
+fn backup_and_restore_over_the_network_against_the_engine() {
+    use glitter_core::backup::seal::RequesterKey;
+    use glitter_sim::backup_cli::{Custody, prepare_backup, read_custody, restore};
+    use glitter_sim::datadir::DataDir;
+    use std::io::BufRead;
+    let n = blocks();
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes: Vec<NodeProc> = Vec::new();
+    for (i, name) in ["owner", "c1", "c2", "c3"].iter().enumerate() {
+        let mut p = NodeProc::new(dir.path(), name, 0x51 + i as u8);
+        p.extra = vec!["--tick-ms".into(), "200".into()];
+        p.peers = nodes.iter().map(|q| q.addr.clone()).collect();
+        p.start();
+        nodes.push(p);
+    }
+    let owner = nodes[0].author.clone();
+    nodes[0].ctl(Request::PostMany {
+        count: u32::try_from(n).unwrap(),
+    });
+    for c in &nodes[1..] {
+        c.follow(&owner);
+    }
+    let custodians: Vec<String> = nodes[1..].iter().map(|c| c.author.clone()).collect();
+    wait_for(
+        "the owner to know its custodians",
+        Duration::from_secs(20),
+        || {
+            let r = nodes[0].ctl(Request::Peers);
+            let known = r
+                .data
+                .as_array()?
+                .iter()
+                .filter(|p| p["author"].is_string())
+                .count();
+            (known >= 3).then_some(())
+        },
+    );
+    // 1. Network backup: the control request returns when all three receipts are in.
+    let t = Instant::now();
+    let r = nodes[0].ctl(Request::Backup {
+        custodians,
+        threshold: 2,
+    });
+    let net_backup = t.elapsed().as_secs_f64();
+    assert_eq!(r.data["held"].as_u64(), Some(3), "{r:?}");
+    let head = r.data["seq"].as_u64().unwrap();
+    for c in &nodes[1..] {
+        wait_for("custodians to replicate", Duration::from_secs(60), || {
+            (c.head_of(&owner) >= head).then_some(())
+        });
+    }
+    // 2. Network restore: from the second approval to the end of `glitter restore`.
+    let new_dir = dir.path().join("new");
+    let mut child = std::process::Command::new(net_common::bin())
+        .arg("--data-dir")
+        .arg(&new_dir)
+        .args(["restore", "--owner", &owner, "--wait", "120"])
+        .args(["--custodian", &nodes[1].addr, "--custodian", &nodes[2].addr])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let code = loop {
+        let l = lines.next().unwrap().unwrap();
+        if let Some(c) = l.strip_prefix("device code: ") {
+            break c.to_string();
+        }
+    };
+    let approve = |c: &NodeProc| {
+        c.ctl(Request::Release {
+            owner: owner.clone(),
+            code: code.clone(),
+            valid_for_s: Some(300),
+        })
+    };
+    approve(&nodes[1]);
+    let t = Instant::now();
+    approve(&nodes[2]);
+    for l in lines.by_ref() {
+        let _ = l;
+    }
+    let status = child.wait().unwrap();
+    let net_restore = t.elapsed().as_secs_f64();
+    assert!(status.success());
+    let restored = DataDir::open(&new_dir).unwrap();
+    let pk = restored.identity().unwrap().public();
+    assert_eq!(pk.to_string(), owner);
+    let chain = restored.chain(&pk).unwrap();
+    assert_eq!(chain.headers.len() as u64, head);
+    // 3. The same engine in process, on the same chain (backup) and the same custody
+    //    files (restore), timed in the same run.
+    let blocks: Vec<(glitter_core::wire::header::Header, Vec<u8>)> = chain
+        .headers
+        .iter()
+        .zip(&chain.payloads)
+        .map(|(h, p)| (*h, p.clone().unwrap()))
+        .collect();
+    let keys = restored.identity().unwrap();
+    let ckeys: Vec<_> = nodes[1..]
+        .iter()
+        .map(|c| DataDir::open(&c.data).unwrap().identity().unwrap())
+        .collect();
+    let cpubs: Vec<_> = ckeys.iter().map(|k| k.public()).collect();
+    // The chain state at the end of the backed-up part (not timed).
+    let body = &blocks[..blocks.len() - 1];
+    let mut state = glitter_core::chain::ChainState::new(pk).unwrap();
+    let mut headers: Vec<glitter_core::wire::header::Header> = Vec::new();
+    for (h, p) in body {
+        let h = state
+            .verify_next(&h.to_bytes(), Some(p), headers.as_mut_slice())
+            .unwrap();
+        headers.push(h);
+    }
+    let t = Instant::now();
+    let p = prepare_backup(&keys, body, None, &cpubs, 2, [9; 32]).unwrap();
+    let prepare = t.elapsed();
+    // The manifest block (signing it is not timed).
+    let payload = glitter_core::social::Payload::BackupManifest(p.manifest.clone());
+    let mut buf = [0u8; glitter_core::wire::header::PAYLOAD_LEN_MAX];
+    let bytes = payload.encode(&mut buf).unwrap().to_vec();
+    let ts = headers.last().unwrap().timestamp_ms + 1;
+    let mh = state
+        .append(&keys, payload.kind(), ts, &bytes, headers.as_mut_slice())
+        .unwrap();
+    let t = Instant::now();
+    for (i, ck) in ckeys.iter().enumerate() {
+        Custody::receive(
+            ck,
+            pk,
+            (mh, bytes.clone()),
+            p.shares[i],
+            p.new_records[i].clone(),
+            None,
+        )
+        .unwrap();
+    }
+    let engine_backup = (prepare + t.elapsed()).as_secs_f64();
+    let device = RequesterKey::new([5; 32]).unwrap();
+    let responses: Vec<_> = nodes[1..3]
+        .iter()
+        .zip(&ckeys)
+        .map(|(c, ck)| {
+            read_custody(&c.data, &pk)
+                .unwrap()
+                .unwrap()
+                .respond(ck, &device.public())
+                .unwrap()
+        })
+        .collect();
+    let t = Instant::now();
+    let r = restore(pk, &device, &responses).unwrap();
+    let engine_restore = t.elapsed().as_secs_f64();
+    assert_eq!(r.chain.len() as u64, head);
+    println!("backup of {head} blocks to 3 custodians (k = 2):");
+    println!(
+        "  network {:.1} ms (control request to all receipts), engine in process {:.1} ms, ratio {:.2}",
+        net_backup * 1e3,
+        engine_backup * 1e3,
+        net_backup / engine_backup
+    );
+    println!(
+        "  restore: network {:.1} ms (second approval to exit, incl. head check), engine in process {:.1} ms, ratio {:.2}",
+        net_restore * 1e3,
+        engine_restore * 1e3,
+        net_restore / engine_restore
+    );
 }

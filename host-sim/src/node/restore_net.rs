@@ -36,7 +36,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 /// How often unanswered custodians are asked again.
-pub const POLL_MS: u64 = 1_000;
+pub const POLL_MS: u64 = 250;
 /// How long the device waits for head reports once the backup is decoded.
 pub const HEAD_WAIT_MS: u64 = 5_000;
 /// Most blocks asked in one `Want` (the core's limit).
