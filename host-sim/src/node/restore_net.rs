@@ -418,15 +418,14 @@ async fn catch_up(d: &mut Device, chain: &mut Vec<Block>) -> Result<usize> {
         }
     }
     let reports = d.heads.clone();
-    // Re-verify what the backup gave, to continue the chain state from its end.
-    let mut state = ChainState::new(owner).map_err(|e| anyhow!("{e}"))?;
-    let mut headers: Vec<Header> = Vec::new();
-    for (h, p) in chain.iter() {
-        let h = state
-            .verify_next(&h.to_bytes(), Some(p), headers.as_mut_slice())
-            .map_err(|e| anyhow!("restored chain: {e}"))?;
-        headers.push(h);
-    }
+    // The restore engine verified every block it returned: continue from its end.
+    let mut headers: Vec<Header> = chain.iter().map(|(h, _)| *h).collect();
+    let head = headers.last().map(|h| glitter_core::chain::Head {
+        seq: h.seq,
+        id: h.id(),
+        timestamp_ms: h.timestamp_ms,
+    });
+    let mut state = ChainState::resume(owner, head).map_err(|e| anyhow!("{e}"))?;
     let mut best = reports.clone();
     best.sort_by_key(|(_, seq, _)| std::cmp::Reverse(*seq));
     for (peer, seq, id) in best {
