@@ -1,7 +1,8 @@
 //! A peer that publishes malformed and inflated heads and answers wants with forged
 //! blocks (`glitter node --evil`, a hidden test-only mode) is rejected by gossipsub's
 //! validator, scored down by gossipsub and by glitter's core, banned, and honest
-//! replication goes on.
+//! replication goes on. An author that equivocates (`--equivocate`) is caught by every
+//! follower.
 
 mod net_common;
 
@@ -93,4 +94,57 @@ fn a_forging_peer_is_rejected_and_replication_continues() {
         );
     }
     println!("bad-peer test took {} ms", t0.elapsed().as_millis());
+}
+
+/// An author that equivocates (`--equivocate`, hidden and test-only: peers with an odd
+/// internal id get a validly signed twin of its head block) is caught: both followers
+/// end up holding the fork proof, although each one alone received a valid chain.
+#[test]
+fn an_equivocating_author_is_caught_by_every_follower() {
+    let dir = tempfile::tempdir().unwrap();
+    let tick = vec!["--tick-ms".to_string(), "200".to_string()];
+    let mut author = NodeProc::new(dir.path(), "twofaced", 0x61);
+    author.extra = [tick.clone(), vec!["--equivocate".into()]].concat();
+    author.start();
+    let mut f0 = NodeProc::new(dir.path(), "f0", 0x62);
+    f0.extra = tick.clone();
+    f0.peers = vec![author.addr.clone()];
+    f0.start();
+    // f0 is the author's first peer (internal id 0) before f1 connects (id 1).
+    wait_for("f0 to connect", Duration::from_secs(10), || {
+        (author.ctl(Request::Status).data["connected"].as_u64()? >= 1).then_some(())
+    });
+    let mut f1 = NodeProc::new(dir.path(), "f1", 0x63);
+    f1.extra = tick;
+    f1.peers = vec![author.addr.clone(), f0.addr.clone()];
+    f1.start();
+    let a = author.author.clone();
+    let (seq, _) = author.post("said to everyone");
+    let t0 = Instant::now();
+    for f in [&f0, &f1] {
+        f.follow(&a);
+    }
+    for f in [&f0, &f1] {
+        let line = wait_for(
+            &format!("{} to hold the fork proof", f.name),
+            Duration::from_secs(30),
+            || {
+                let feed = f.ctl(Request::Feed);
+                feed.lines.into_iter().find(|l| l.contains("FORKED"))
+            },
+        );
+        assert!(
+            line.contains(&a) && line.contains(&format!("seq {seq}")),
+            "{}: {line}",
+            f.name
+        );
+        let status = f.ctl(Request::Status).data;
+        assert!(status["core"]["forks"].as_u64().unwrap() >= 1, "{status}");
+    }
+    println!(
+        "both followers hold the fork proof {} ms after following",
+        t0.elapsed().as_millis()
+    );
+    // Each follower stored one of the two versions; they differ.
+    assert_ne!(f0.id_of(&a, seq), f1.id_of(&a, seq));
 }

@@ -75,6 +75,11 @@ pub struct RunArgs {
     /// wants with forged blocks). Used by the bad-peer tests.
     #[arg(long, hide = true)]
     pub evil: bool,
+
+    /// TEST ONLY: equivocate: serve peers with an odd internal id a validly signed
+    /// twin of our head block, so our chain forks. Used by the fork-detection test.
+    #[arg(long, hide = true)]
+    pub equivocate: bool,
 }
 
 /// Commands sent to the node running on the data directory.
@@ -228,6 +233,7 @@ pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
         tick_ms: a.tick_ms,
         fsync: !a.no_fsync,
         evil: a.evil,
+        equivocate: a.equivocate,
         mdns: a.mdns,
     };
     runtime::run(opts, data_dir)

@@ -96,6 +96,8 @@ pub struct Options {
     pub fsync: bool,
     /// Adversarial test mode (see `NodeArgs::evil`).
     pub evil: bool,
+    /// Equivocation test mode (see `RunArgs::equivocate`).
+    pub equivocate: bool,
     /// Discover and dial peers on the local network with mDNS.
     pub mdns: bool,
 }
@@ -200,6 +202,7 @@ struct Runtime {
     rng: ChaCha8Rng,
     clock: Clock,
     evil: bool,
+    equivocate: bool,
     ticks: u64,
     stats: NetStats,
     data_dir: PathBuf,
@@ -407,6 +410,7 @@ async fn run_async(opts: Options, data_dir: &Path) -> Result<()> {
         rng: ChaCha8Rng::from_seed(seed),
         clock: Clock::new(),
         evil: opts.evil,
+        equivocate: opts.equivocate,
         ticks: 0,
         stats: NetStats::default(),
         data_dir: data_dir.to_path_buf(),
@@ -761,6 +765,9 @@ impl Runtime {
                     let mut response = self.route(out, Some(from));
                     if self.evil {
                         response = self.evil_response(&request);
+                    }
+                    if self.equivocate && from % 2 == 1 {
+                        self.equivocate_response(&mut response);
                     }
                     self.stats.requests_served += 1;
                     let _ = self
@@ -1134,6 +1141,59 @@ impl Runtime {
         {
             let b = b.to_vec();
             self.publish(b);
+        }
+    }
+
+    /// Equivocation mode: to peers with an odd core id, our head block is replaced by a
+    /// twin: the same seq and links, another payload, validly signed. Those peers hold a
+    /// different chain from the others, which is a fork only gossip can reveal.
+    fn equivocate_response(&mut self, response: &mut [Vec<u8>]) {
+        let me = self.keys.public();
+        let Some(head) = self.node.store().head(&me) else {
+            return;
+        };
+        for msg in response.iter_mut() {
+            let Ok(Message::Block { header, .. }) = Message::parse(msg) else {
+                continue;
+            };
+            let Ok(h) = glitter_core::wire::header::Header::decode(header) else {
+                continue;
+            };
+            if h.author != me || h.seq != head.seq {
+                continue;
+            }
+            let before = if h.seq > 1 {
+                self.node
+                    .store()
+                    .header(&me, h.seq - 1)
+                    .map(|p| glitter_core::chain::Head {
+                        seq: p.seq,
+                        id: p.id(),
+                        timestamp_ms: p.timestamp_ms,
+                    })
+            } else {
+                None
+            };
+            let Ok(mut state) = glitter_core::chain::ChainState::resume(me, before) else {
+                continue;
+            };
+            let Ok(twin) = Payload::post("an equivocating twin", None) else {
+                continue;
+            };
+            let mut pbuf = [0u8; PAYLOAD_LEN_MAX];
+            let Ok(bytes) = twin.encode(&mut pbuf) else {
+                continue;
+            };
+            let log = self.node.store().log();
+            let mut src = glitter_core::store::BlockLog::source(log, me);
+            let Ok(alt) = state.append(&self.keys, twin.kind(), h.timestamp_ms, bytes, &mut src)
+            else {
+                continue;
+            };
+            let mut mbuf = [0u8; MESSAGE_LEN_MAX];
+            if let Ok(b) = Message::block(&alt.to_bytes(), Some(bytes)).emit(&mut mbuf) {
+                *msg = b.to_vec();
+            }
         }
     }
 
