@@ -440,8 +440,10 @@ fn power_cut<'f>(
     // Arm the cut on the flash itself (the log hands its flash back, and mounts it
     // again: a mount without a torn tail writes nothing).
     let flash = log.into_flash();
+    // Op 0 of the append is the record (head, payload, padding) in one write: cut
+    // it 8 bytes in, leaving a half-programmed byte.
     flash.schedule_power_cut(PowerCut {
-        after_ops: 1,
+        after_ops: 0,
         after_bytes: 8,
         torn_mask: 0x0f,
     });

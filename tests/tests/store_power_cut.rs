@@ -22,11 +22,11 @@ use store_common::{
     Model, ReadBack, Rng, Shared, Workload, check, check_consistent, run_big, seed, workload,
 };
 
-/// 320 pages of 4 KiB: room for the workload, the pages repairs use up, and spare.
-const PAGES: usize = 320;
-type Log = FlashLog<Shared<PAGES>, 8, 4096>;
+/// 480 pages of 4 KiB: room for the workload, the pages repairs use up, and spare.
+const PAGES: usize = 480;
+type Log = FlashLog<Shared<PAGES>, 8, 8192>;
 
-const BLOCKS: usize = 3_000;
+const BLOCKS: usize = 5_000;
 const AUTHORS: usize = 4;
 const TEXT_MAX: usize = 100;
 /// The minimum number of operation indices covered.

@@ -607,34 +607,35 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
         Ok(())
     }
 
-    /// Writes one record: head, payload, padded tail, then the commit word.
+    /// Writes one record: head, payload and padding in one write, then the commit
+    /// word in a second. The first write may tear anywhere (the head's CRCs catch it);
+    /// the commit word is written only after it, so a host file flash that syncs each
+    /// write needs two syncs per record.
     fn write_record(
         &mut self,
         offset: u32,
         header: &[u8; HEADER_LEN],
         payload: &[u8],
     ) -> Result<(), Error<F::Error>> {
-        let mut head = [0u8; RECORD_HEAD_LEN];
-        encode_record_head(header, payload, &mut head);
-        self.write(offset, &head)?;
-        let a = self.align();
-        let body = payload.len() - payload.len() % a;
-        let (aligned, rest) = payload.split_at(body);
-        let mut at = offset + RECORD_HEAD_LEN as u32;
-        if !aligned.is_empty() {
-            self.write(at, aligned)?;
-            at += body as u32;
-        }
-        if !rest.is_empty() {
-            let mut word = [0xFFu8; format::ALIGN_MAX];
-            if let Some(w) = word.get_mut(..rest.len()) {
-                w.copy_from_slice(rest);
-            }
-            self.write(at, fields_of(&word, a))?;
-            at += a as u32;
-        }
+        let oversize = || Error::Oversize {
+            len: payload.len(),
+            max: PAYLOAD_LEN_MAX,
+        };
+        let mut buf = [0xFFu8; RECORD_HEAD_LEN + PAYLOAD_LEN_MAX + format::ALIGN_MAX];
+        let commit_at = self.geo.commit_at(payload.len() as u32) as usize;
+        let (head, rest) = buf
+            .split_at_mut_checked(RECORD_HEAD_LEN)
+            .ok_or_else(oversize)?;
+        let head: &mut [u8; RECORD_HEAD_LEN] = head.try_into().map_err(|_| oversize())?;
+        encode_record_head(header, payload, head);
+        rest.get_mut(..payload.len())
+            .ok_or_else(oversize)?
+            .copy_from_slice(payload);
+        // Head, payload and the padding (erased bytes) up to the commit word.
+        let record = buf.get(..commit_at).ok_or_else(oversize)?;
+        self.write(offset, record)?;
         let commit = commit_word();
-        self.write(at, fields_of(&commit, a))
+        self.write(offset + commit_at as u32, fields_of(&commit, self.align()))
     }
 
     /// Reads and checks the head of block `seq` of `author`.
