@@ -453,9 +453,11 @@ mod tests {
             log.append(h, p).expect("append");
         }
         drop(log);
+        // Op 0 of an append writes the record (224-byte head, payload, padding): cut it
+        // half-way through the payload.
         ram.schedule_power_cut(PowerCut {
-            after_ops: 1,
-            after_bytes: 17,
+            after_ops: 0,
+            after_bytes: (224 + all[29].1.len() / 2) as _,
             torn_mask: 0x3C,
         });
         let mut log = FlashLog::<_, 4, 64>::mount(&mut *ram).expect("mount");
