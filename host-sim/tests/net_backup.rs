@@ -8,7 +8,7 @@ mod net_common;
 
 use glitter_sim::node::backup_proto::device_code;
 use glitter_sim::node::{Request, control_request};
-use net_common::{NodeProc, bin, wait_for};
+use net_common::{NodeProc, bin, start_nodes, wait_authors_known, wait_for};
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -33,42 +33,6 @@ fn release(custodian: &NodeProc, owner: &str, code: &str) {
         owner: owner.into(),
         code: code.into(),
         valid_for_s: Some(120),
-    });
-}
-
-/// Starts one node per name (seeds from `seed`), each dialling those before it; the
-/// node named `evil` runs in adversarial mode.
-fn start_nodes(
-    root: &std::path::Path,
-    names: &[&str],
-    seed: u8,
-    evil: Option<&str>,
-) -> Vec<NodeProc> {
-    let mut nodes: Vec<NodeProc> = Vec::new();
-    for (i, name) in names.iter().enumerate() {
-        let mut p = NodeProc::new(root, name, seed + i as u8);
-        p.extra = vec!["--tick-ms".into(), TICK_MS.into()];
-        if evil == Some(*name) {
-            p.extra.push("--evil".into());
-        }
-        p.peers = nodes.iter().map(|q| q.addr.clone()).collect();
-        p.start();
-        nodes.push(p);
-    }
-    nodes
-}
-
-/// Waits until `node` knows the author key of `n` peers (their `Hello` answers).
-fn wait_authors_known(node: &NodeProc, n: usize) {
-    wait_for("the node to know every peer's author", BOUND, || {
-        let r = node.ctl(Request::Peers);
-        let known = r
-            .data
-            .as_array()?
-            .iter()
-            .filter(|p| p["author"].is_string())
-            .count();
-        (known >= n).then_some(())
     });
 }
 

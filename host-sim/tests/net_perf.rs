@@ -122,14 +122,7 @@ fn backup_and_restore_over_the_network_against_the_engine() {
     use std::io::BufRead;
     let n = blocks();
     let dir = tempfile::tempdir().unwrap();
-    let mut nodes: Vec<NodeProc> = Vec::new();
-    for (i, name) in ["owner", "c1", "c2", "c3"].iter().enumerate() {
-        let mut p = NodeProc::new(dir.path(), name, 0x51 + i as u8);
-        p.extra = vec!["--tick-ms".into(), "200".into()];
-        p.peers = nodes.iter().map(|q| q.addr.clone()).collect();
-        p.start();
-        nodes.push(p);
-    }
+    let nodes = net_common::start_nodes(dir.path(), &["owner", "c1", "c2", "c3"], 0x51, None);
     let owner = nodes[0].author.clone();
     nodes[0].ctl(Request::PostMany {
         count: u32::try_from(n).unwrap(),
@@ -138,20 +131,7 @@ fn backup_and_restore_over_the_network_against_the_engine() {
         c.follow(&owner);
     }
     let custodians: Vec<String> = nodes[1..].iter().map(|c| c.author.clone()).collect();
-    wait_for(
-        "the owner to know its custodians",
-        Duration::from_secs(20),
-        || {
-            let r = nodes[0].ctl(Request::Peers);
-            let known = r
-                .data
-                .as_array()?
-                .iter()
-                .filter(|p| p["author"].is_string())
-                .count();
-            (known >= 3).then_some(())
-        },
-    );
+    net_common::wait_authors_known(&nodes[0], 3);
     // 1. Network backup: the control request returns when all three receipts are in.
     let t = Instant::now();
     let r = nodes[0].ctl(Request::Backup {

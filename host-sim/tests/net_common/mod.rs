@@ -238,6 +238,46 @@ fn clock_ticks_per_s() -> f64 {
     100.0
 }
 
+/// Starts one node per name (seeds from `seed`, 200 ms ticks), each dialling those
+/// before it; the node named `evil` runs in adversarial mode.
+pub fn start_nodes(
+    root: &std::path::Path,
+    names: &[&str],
+    seed: u8,
+    evil: Option<&str>,
+) -> Vec<NodeProc> {
+    let mut nodes: Vec<NodeProc> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let mut p = NodeProc::new(root, name, seed + i as u8);
+        p.extra = vec!["--tick-ms".into(), "200".into()];
+        if evil == Some(*name) {
+            p.extra.push("--evil".into());
+        }
+        p.peers = nodes.iter().map(|q| q.addr.clone()).collect();
+        p.start();
+        nodes.push(p);
+    }
+    nodes
+}
+
+/// Waits until `node` knows the author key of `n` peers (their `Hello` answers).
+pub fn wait_authors_known(node: &NodeProc, n: usize) {
+    wait_for(
+        "the node to know every peer's author",
+        Duration::from_secs(20),
+        || {
+            let r = node.ctl(Request::Peers);
+            let known = r
+                .data
+                .as_array()?
+                .iter()
+                .filter(|p| p["author"].is_string())
+                .count();
+            (known >= n).then_some(())
+        },
+    );
+}
+
 pub fn hex_seed(b: u8) -> String {
     format!("{b:02x}").repeat(32)
 }
