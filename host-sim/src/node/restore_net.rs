@@ -417,7 +417,8 @@ async fn catch_up(d: &mut Device, chain: &mut Vec<Block>) -> Result<usize> {
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
         }
     }
-    let reports = d.heads.clone();
+    let mut best = d.heads.clone();
+    let consulted = best.len();
     // The restore engine verified every block it returned: continue from its end.
     let mut headers: Vec<Header> = chain.iter().map(|(h, _)| *h).collect();
     let head = headers.last().map(|h| glitter_core::chain::Head {
@@ -426,7 +427,6 @@ async fn catch_up(d: &mut Device, chain: &mut Vec<Block>) -> Result<usize> {
         timestamp_ms: h.timestamp_ms,
     });
     let mut state = ChainState::resume(owner, head).map_err(|e| anyhow!("{e}"))?;
-    let mut best = reports.clone();
     best.sort_by_key(|(_, seq, _)| std::cmp::Reverse(*seq));
     for (peer, seq, id) in best {
         let name = d.name(&peer);
@@ -498,5 +498,5 @@ async fn catch_up(d: &mut Device, chain: &mut Vec<Block>) -> Result<usize> {
             ));
         }
     }
-    Ok(reports.len())
+    Ok(consulted)
 }

@@ -395,6 +395,16 @@ impl Runtime {
         Ok(out)
     }
 
+    /// Appends one of our own blocks and returns it with its encoded payload.
+    fn append_own_block(&mut self, payload: &Payload) -> Result<Block> {
+        let h = self.append_own(payload)?;
+        let mut buf = [0u8; PAYLOAD_LEN_MAX];
+        let bytes = payload
+            .encode(&mut buf)
+            .map_err(|e| anyhow!("payload: {e}"))?;
+        Ok((h, bytes.to_vec()))
+    }
+
     /// `glitter node backup-status`.
     pub(super) fn backup_status(&mut self) -> Result<Response> {
         let chain = self.own_chain()?;
@@ -413,12 +423,10 @@ impl Runtime {
         reply: oneshot::Sender<Response>,
     ) {
         match self.begin_backup(custodians, threshold) {
-            Ok(job) => {
-                self.backup.jobs.push(job);
+            Ok(mut job) => {
                 // Park the reply until the custodians answer.
-                if let Some(j) = self.backup.jobs.last_mut() {
-                    j.reply = Some(reply);
-                }
+                job.reply = Some(reply);
+                self.backup.jobs.push(job);
             }
             Err(e) => {
                 let _ = reply.send(Response::err(format!("{e:#}")));
@@ -463,21 +471,19 @@ impl Runtime {
             peers.push(peer);
         }
         let mut lines = Vec::new();
-        let existing = self.own_chain()?;
-        for c in untrusted_custodians(&existing, &keys) {
-            let h = self.append_own(&custodian_trust(&c))?;
-            lines.push(format!("trusted {c} as custodian (block {})", h.seq));
+        // Read the own chain once; the blocks appended below are added to it.
+        let mut chain = self.own_chain()?;
+        for c in untrusted_custodians(&chain, &keys) {
+            let block = self.append_own_block(&custodian_trust(&c))?;
+            lines.push(format!("trusted {c} as custodian (block {})", block.0.seq));
+            chain.push(block);
         }
-        let chain = self.own_chain()?;
         let prev = latest_manifest(&chain).map(|(_, m)| m);
         let mut entropy = [0u8; 32];
         getrandom::fill(&mut entropy).map_err(|e| anyhow!("no OS randomness: {e}"))?;
         let p = prepare_backup(&self.keys, &chain, prev.as_ref(), &keys, threshold, entropy)?;
-        let h = self.append_own(&Payload::BackupManifest(p.manifest.clone()))?;
-        let mblock = self
-            .own_chain()?
-            .pop()
-            .context("the manifest block is missing after the append")?;
+        let mblock = self.append_own_block(&Payload::BackupManifest(p.manifest.clone()))?;
+        let h = mblock.0;
         lines.push(format!(
             "backup version {} ({}) at block {}: any {threshold} of {n} custodians restore seq 1..={}",
             p.manifest.version,
