@@ -1,0 +1,196 @@
+//! `glitter node`: run a networked node on the data directory, or drive the one
+//! running there over its control socket.
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use glitter_net::control::{Request, control_call};
+use glitter_net::runtime;
+use libp2p::Multiaddr;
+use std::path::Path;
+
+/// `glitter node`: run a node on the data directory, or talk to the one running there.
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct NodeArgs {
+    /// Talk to the node running on this data directory instead of starting one.
+    #[command(subcommand)]
+    pub action: Option<NodeAction>,
+
+    /// How to run the node (when no subcommand is given).
+    #[command(flatten)]
+    pub run: RunArgs,
+}
+
+/// Options of a running node.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Address to listen on (repeatable). Port 0 picks a free port; the chosen address
+    /// is printed and written to `<data-dir>/node.json`.
+    #[arg(long, value_name = "MULTIADDR", default_value = "/ip4/127.0.0.1/tcp/0")]
+    pub listen: Vec<Multiaddr>,
+
+    /// A peer to connect to, e.g. /ip4/127.0.0.1/tcp/4001 (repeatable). It is dialled
+    /// again while the connection is down.
+    #[arg(long, value_name = "MULTIADDR")]
+    pub peer: Vec<Multiaddr>,
+
+    /// Gossip interval: the node announces its heads this often.
+    #[arg(long, value_name = "MS", default_value_t = 1000)]
+    pub tick_ms: u64,
+
+    /// Do not fsync each flash write. A process crash still loses nothing committed
+    /// (the page cache keeps the write order); a power cut may lose recent blocks.
+    #[arg(long)]
+    pub no_fsync: bool,
+
+    /// Discover peers on the local network with mDNS and dial them (off by default;
+    /// the tests never use it).
+    #[arg(long)]
+    pub mdns: bool,
+
+    /// TEST ONLY: behave as an adversary (publish malformed and inflated heads, answer
+    /// wants with forged blocks). Used by the bad-peer tests.
+    #[arg(long, hide = true)]
+    pub evil: bool,
+
+    /// TEST ONLY: equivocate: serve peers with an odd internal id a validly signed
+    /// twin of our head block, so our chain forks. Used by the fork-detection test.
+    #[arg(long, hide = true)]
+    pub equivocate: bool,
+}
+
+/// Commands sent to the node running on the data directory.
+#[derive(Debug, Subcommand)]
+pub enum NodeAction {
+    /// Show the running node's identity, addresses, peers and counters.
+    Status,
+    /// Append a post on the running node (it announces it at once).
+    Post {
+        /// The text (at most 512 bytes of UTF-8).
+        text: String,
+        /// Reply to a stored block, given as AUTHOR:SEQ.
+        #[arg(long, value_name = "AUTHOR:SEQ")]
+        reply_to: Option<String>,
+    },
+    /// Follow an author on the running node (appends a Follow block, starts
+    /// replicating).
+    Follow {
+        /// The author's public key, 64 hex digits.
+        author: String,
+    },
+    /// Stop following an author on the running node.
+    Unfollow {
+        /// The author's public key, 64 hex digits.
+        author: String,
+    },
+    /// Show every chain the running node stores, oldest first.
+    Feed,
+    /// Show the stored head of one author (or, with --seq, one of its blocks).
+    Head {
+        /// The author's public key, 64 hex digits.
+        author: String,
+        /// Show this block instead of the head.
+        #[arg(long)]
+        seq: Option<u64>,
+    },
+    /// Show the peers with their glitter and gossipsub scores.
+    Peers,
+    /// Back up your identity and chain to custodians: connected peers, named by author
+    /// key (any `--threshold` of them restore you). Waits for their signed receipts.
+    Backup {
+        /// A custodian's author key (repeat; 2 to 16). It must be connected and follow you.
+        #[arg(long = "custodian", value_name = "AUTHOR", required = true)]
+        custodians: Vec<String>,
+        /// How many custodians are needed to restore (2 ≤ k ≤ n).
+        #[arg(long, value_name = "K")]
+        threshold: u8,
+    },
+    /// Show the latest backup of your chain.
+    BackupStatus,
+    /// As a custodian: let the restoring device that shows CODE fetch OWNER's share.
+    /// Confirm the code with the owner out of band (in person, by phone) first.
+    Release {
+        /// The owner's public key, 64 hex digits.
+        owner: String,
+        /// The device code the restoring device printed (xxxxx-xxxxx-xxxxx-xxxxx).
+        code: String,
+        /// How long the approval lasts, in seconds.
+        #[arg(long, value_name = "SECONDS", default_value_t = 900)]
+        valid_for: u64,
+    },
+    /// List the backups this node keeps as a custodian, and open approvals.
+    Custody,
+    /// Shut the running node down gracefully.
+    Stop,
+    /// Append COUNT posts at once (benchmarks).
+    #[command(hide = true)]
+    PostMany {
+        /// How many posts.
+        count: u32,
+    },
+}
+
+impl NodeAction {
+    /// The control request for this action.
+    pub fn request(self) -> Request {
+        match self {
+            NodeAction::Status => Request::Status,
+            NodeAction::Post { text, reply_to } => Request::Post { text, reply_to },
+            NodeAction::Follow { author } => Request::Follow { author },
+            NodeAction::Unfollow { author } => Request::Unfollow { author },
+            NodeAction::Feed => Request::Feed,
+            NodeAction::Head { author, seq } => Request::Head { author, seq },
+            NodeAction::Peers => Request::Peers,
+            NodeAction::Stop => Request::Stop,
+            NodeAction::Backup {
+                custodians,
+                threshold,
+            } => Request::Backup {
+                custodians,
+                threshold,
+            },
+            NodeAction::BackupStatus => Request::BackupStatus,
+            NodeAction::Release {
+                owner,
+                code,
+                valid_for,
+            } => Request::Release {
+                owner,
+                code,
+                valid_for_s: Some(valid_for),
+            },
+            NodeAction::Custody => Request::Custody,
+            NodeAction::PostMany { count } => Request::PostMany { count },
+        }
+    }
+}
+
+/// Runs `glitter node`: with a subcommand, sends it to the node running on `data_dir`
+/// and prints the answer; without, runs a node there until SIGINT, SIGTERM or
+/// `glitter node stop` (blocking).
+///
+/// # Errors
+/// A one-line description: no identity, a flash image that cannot be opened or
+/// mounted, an address that cannot be listened on, another node on the same data
+/// directory, no node answering, or the node's own error for a request.
+pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
+    if let Some(action) = args.action {
+        let r = control_call(data_dir, &action.request())?;
+        for line in r.lines {
+            let _ = crate::say(&line);
+        }
+        return Ok(());
+    }
+    let a = args.run;
+    let opts = runtime::Options {
+        out: crate::stdout_sink(),
+        listen: a.listen,
+        peers: a.peer,
+        tick_ms: a.tick_ms,
+        fsync: !a.no_fsync,
+        evil: a.evil,
+        equivocate: a.equivocate,
+        mdns: a.mdns,
+    };
+    runtime::run(opts, data_dir)
+}

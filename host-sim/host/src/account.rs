@@ -1,0 +1,112 @@
+//! Account operations: what a person does to their own chain (post, follow,
+//! unfollow, set a profile), one way for the offline CLI and the running node.
+//!
+//! [`Action::payload`] turns an action with its user-given arguments (hex keys,
+//! `AUTHOR:SEQ` replies) into the block payload, and [`Action::done`] words the
+//! result; storing the block is the caller's (a data directory's
+//! [`DataDir::append_own`](crate::datadir::DataDir::append_own), or the node's store).
+
+use anyhow::{Context, Result, anyhow};
+use glitter_core::sig::PublicKey;
+use glitter_core::social::{BlockRef, Follow, Payload, Unfollow};
+use glitter_core::wire::header::Header;
+
+/// One account action, with its arguments as the user gave them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Append a post, optionally replying to a stored block `AUTHOR:SEQ`.
+    Post {
+        /// The text (at most 512 bytes of UTF-8).
+        text: String,
+        /// The block replied to, `AUTHOR:SEQ`.
+        reply_to: Option<String>,
+    },
+    /// Append a Follow block.
+    Follow {
+        /// The author's key, 64 hex digits.
+        author: String,
+    },
+    /// Append an Unfollow block.
+    Unfollow {
+        /// The author's key, 64 hex digits.
+        author: String,
+    },
+    /// Append a Profile block.
+    Profile {
+        /// Display name (at most 64 bytes).
+        name: String,
+        /// About text (at most 256 bytes).
+        about: String,
+    },
+}
+
+impl Action {
+    /// The payload to append. `header_of(author, seq)` looks up a stored block (for
+    /// replies).
+    ///
+    /// # Errors
+    /// A malformed key or reply, a reply to a block not stored here, or text over
+    /// its bound; one line naming the argument.
+    pub fn payload(
+        &self,
+        mut header_of: impl FnMut(&PublicKey, u64) -> Option<Header>,
+    ) -> Result<Payload> {
+        Ok(match self {
+            Action::Post { text, reply_to } => {
+                let reply = match reply_to {
+                    None => None,
+                    Some(r) => {
+                        let (a, s) = r.split_once(':').context("--reply-to takes AUTHOR:SEQ")?;
+                        let author = author_arg(a)?;
+                        let seq: u64 = s.parse().context("--reply-to: SEQ must be a number")?;
+                        let h = header_of(&author, seq).with_context(|| {
+                            format!("--reply-to: block {author}:{seq} is not stored here")
+                        })?;
+                        Some(BlockRef::new(author, seq, h.id()))
+                    }
+                };
+                Payload::post(text, reply).map_err(|e| anyhow!("post text: {e}"))?
+            }
+            Action::Follow { author } => Payload::Follow(Follow {
+                author: author_arg(author)?.0,
+            }),
+            Action::Unfollow { author } => Payload::Unfollow(Unfollow {
+                author: author_arg(author)?.0,
+            }),
+            Action::Profile { name, about } => {
+                Payload::profile(name, about).map_err(|e| anyhow!("profile: {e}"))?
+            }
+        })
+    }
+
+    /// The line that reports the appended block `h`.
+    pub fn done(&self, h: &Header) -> String {
+        match self {
+            Action::Post { .. } => format!("posted block {} ({})", h.seq, h.id()),
+            Action::Follow { author } => format!("following {} (block {})", key(author), h.seq),
+            Action::Unfollow { author } => format!("unfollowed {} (block {})", key(author), h.seq),
+            Action::Profile { .. } => format!("profile updated (block {})", h.seq),
+        }
+    }
+}
+
+fn key(s: &str) -> String {
+    parse_author(s).map_or_else(|| s.to_string(), |k| k.to_string())
+}
+
+/// Parses a 64-hex-digit author key.
+pub fn parse_author(s: &str) -> Option<PublicKey> {
+    let v: [u8; 32] = hex::decode(s.trim()).ok()?.try_into().ok()?;
+    Some(PublicKey(v))
+}
+
+/// Parses and validates a user-given author key.
+///
+/// # Errors
+/// Not 64 hex digits, or not a usable key.
+pub fn author_arg(s: &str) -> Result<PublicKey> {
+    let pk = parse_author(s).with_context(|| format!("{s:?} is not a 64-hex-digit author key"))?;
+    pk.validate()
+        .map_err(|e| anyhow!("{s}: not a usable author key: {e}"))?;
+    Ok(pk)
+}

@@ -1,0 +1,27 @@
+//! Backup and restore on a host, over core's [`glitter_core::backup`] pieces:
+//!
+//! - [`engine`]: the pure in-memory engine (prepare a backup, a custodian's checks,
+//!   the restoring device's recovery), shared by the CLI, the node and the simulator;
+//! - [`files`]: what a custodian keeps on disk, crash-safe;
+//! - [`owner`]: the one owner-backup flow (trust the custodians, prepare, append the
+//!   manifest) over any [`owner::OwnChain`], and what an own chain says about its
+//!   backups;
+//! - [`catch_up`]: after a restore, the one rule for learning the real head from
+//!   peers' head reports before anything is appended.
+
+pub mod catch_up;
+pub mod engine;
+pub mod files;
+pub mod mem_chain;
+pub mod owner;
+
+pub use engine::{
+    Block, Custody, Prepared, Response, RestoreFailure, Restored, check_manifest_block,
+    prepare_backup, restore,
+};
+pub use mem_chain::MemChain;
+pub use files::{block_bytes, parse_block, read_custody, write_custody};
+pub use owner::{
+    OwnChain, custodian_trust, latest_manifest, start_backup, status_lines,
+    untrusted_custodians,
+};
