@@ -33,9 +33,11 @@ cargo clippy --workspace --all-targets --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 ok
 
-step "core builds for thumbv7m-none-eabi without an allocator (with and without defmt)"
+step "core builds for thumbv7m-none-eabi without an allocator (with and without defmt, with and without zk)"
 cargo build -p glitter-core --target thumbv7m-none-eabi --quiet
 cargo build -p glitter-core --target thumbv7m-none-eabi --features defmt --quiet
+cargo build -p glitter-core --target thumbv7m-none-eabi --no-default-features --quiet
+cargo clippy -p glitter-core --no-default-features --all-targets --quiet -- -D warnings
 ok
 
 step "host tests"

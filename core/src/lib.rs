@@ -8,15 +8,35 @@
 //! an RNG or a global, so the same code runs on a Cortex-M, in a simulator of
 //! thousands of nodes, and in a networked host node.
 //!
-//! Layers, bottom up (each module may use only the ones above it in this list):
+//! ## Layers
 //!
-//! 1. [`hash`], [`sig`]: SHA-256 ids and glitter's Ed25519 signature rule.
+//! Bottom up. A module may use the modules of the items before its own, and no
+//! others: not a later item's, and not another module of its own item (modules named
+//! in one item are independent peers). This holds for code and for doc links alike;
+//! `tests/tests/architecture.rs` parses this list and checks every `crate::` path in
+//! `core/src`, so a new module must be added here.
+//!
+//! 1. [`hash`], [`sig`], [`lipmaa`]: SHA-256 ids, glitter's Ed25519 signature rule,
+//!    and Bamboo's skip-link function with shortest certificate paths.
 //! 2. [`wire`]: canonical bytes of the block header (fixed layout) and strict decoding.
-//! 3. [`lipmaa`]: Bamboo's skip-link function and shortest certificate paths.
-//! 4. [`social`]: typed payloads (postcard over heapless types) with size bounds.
-//! 5. [`block`]: building and signing blocks.
-//! 6. [`chain`]: the incremental validator [`chain::ChainState`], fork proofs and
+//! 3. [`social`]: every typed payload (postcard over heapless types) with size bounds,
+//!    including the data of backup manifests and of claims.
+//! 4. [`chain`]: the incremental validator [`chain::ChainState`], fork proofs and
 //!    certificate-path verification.
+//! 5. [`block`], [`attest`], [`store`]: building and signing blocks; witness
+//!    consensus; the append-only block log on NOR flash.
+//! 6. [`sync`]: sans-IO replication (and replication straight into the flash log).
+//! 7. [`backup`], `zk`: web-of-trust backup of the seed and the chain; claims and
+//!    their proofs (cargo feature `zk`, on by default).
+//!
+//! ## Features
+//!
+//! - `zk` (default): the `zk` module, on curve25519-dalek. Without it, claim blocks
+//!   are still decoded, validated, stored and replicated exactly as with it: the chain
+//!   validator checks a claim's structure and canonical encoding, never its proof
+//!   (proofs are checked by `zk::verify_claim_block`, which needs the feature).
+//! - `zk-precomputed-tables`: faster proving for about 30 KB more flash (implies `zk`).
+//! - `defmt`: `defmt::Format` on public types.
 #![no_std]
 #![forbid(unsafe_code)]
 #![cfg_attr(
@@ -42,6 +62,7 @@ pub mod social;
 pub mod store;
 pub mod sync;
 pub mod wire;
+#[cfg(feature = "zk")]
 pub mod zk;
 
 pub use block::BlockBuilder;

@@ -31,7 +31,7 @@ mod platform;
 mod stack;
 mod story;
 mod vectors;
-#[cfg(not(feature = "lm3s6965"))]
+#[cfg(feature = "zk")]
 mod zk_step;
 
 use cortex_m_rt::{ExceptionFrame, entry, exception};

@@ -3,12 +3,14 @@
 //! through the same `glitter_core::zk::verdict`, and the cost of a Schnorr verify and
 //! a ring-8 verify is measured.
 //!
-//! **Not on lm3s6965.** The step costs about 33 KB of flash (19 KB of curve25519-dalek
-//! and proof code, 14 KB of vectors), which would leave the lm3s6965 image 0.6 KB under
-//! its 128 KiB budget. It runs on mps2-an386 (Cortex-M4) and on the nRF52840 build. To
-//! measure on the Cortex-M3 anyway, drop the two `cfg(not(feature = "lm3s6965"))`
-//! lines (in `main.rs` and `story.rs`) and run `cargo qemu-m3`: all verdicts agree
-//! there too (docs/PERFORMANCE.md has the figures).
+//! **Only with feature `zk`**, which also turns on `glitter-core`'s `zk` feature
+//! (the firmware depends on the core with `default-features = false`). The step costs
+//! about 33 KB of flash (19 KB of curve25519-dalek and proof code, 14 KB of vectors),
+//! which would leave the lm3s6965 image 0.6 KB under its 128 KiB budget, so
+//! `lm3s6965` leaves it off and builds no curve25519-dalek at all; `mps2-an386`
+//! (Cortex-M4) and `nrf52840` turn it on. To measure on the Cortex-M3 anyway, run
+//! `cargo qemu-m3 --features zk`: all verdicts agree there too (docs/PERFORMANCE.md
+//! has the figures).
 
 use glitter_core::zk;
 use heapless::Vec;

@@ -4,15 +4,15 @@
 
 mod zk_common;
 
+use glitter_core::BlockBuilder;
 use glitter_core::chain::ChainState;
 use glitter_core::sig::KeyPair;
 use glitter_core::social::Payload;
 use glitter_core::wire::header::{BlockKind, Header, PAYLOAD_LEN_MAX};
 use glitter_core::zk::{
-    CLAIM_POST_COUNT_MAX, CLAIM_RING_MEMBERS_MAX, Claim, ClaimBackend, ClaimStatement,
-    PostCountWitness, ZkError, verify_claim_block,
+    CLAIM_POST_COUNT_MAX, CLAIM_RING_MEMBERS_MAX, Claim, ClaimBackend, ClaimBlockError,
+    ClaimStatement, PostCountWitness, ZkError, verify_claim_block,
 };
-use glitter_core::{BlockBuilder, ChainError};
 use zk_common::{identity, ring, rng};
 
 const EPOCH_MS: u64 = 1_767_225_600_000;
@@ -165,13 +165,13 @@ fn tampered_and_replayed_claims_fail() {
     *flipped.last_mut().unwrap() ^= 1;
     assert_eq!(
         verify_claim_block(&h, &flipped),
-        Err(ZkError::Block(ChainError::PayloadHashMismatch))
+        Err(ZkError::Block(ClaimBlockError::PayloadHashMismatch))
     );
     let mut bad_header = h;
     bad_header.signature[3] ^= 1;
     assert!(matches!(
         verify_claim_block(&bad_header, &bytes),
-        Err(ZkError::Block(ChainError::BadSignature(_)))
+        Err(ZkError::Block(ClaimBlockError::BadSignature(_)))
     ));
 
     // Alice herself publishes a tampered proof (validly signed block): the proof fails.

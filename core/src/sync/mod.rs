@@ -11,7 +11,11 @@
 //! blocks with `Want` and gets them as `Block`s, and verifies each with the chain
 //! validator before storing it. Wants in flight are remembered, so a block is fetched
 //! about once per node however many peers announce it.
+//!
+//! The store layer's [`FlashLog`](crate::store::FlashLog) is a [`SyncStore`] (the impl
+//! is here, in this layer), so a node can replicate straight into flash.
 
+mod flash_store;
 pub mod message;
 pub mod node;
 

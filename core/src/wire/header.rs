@@ -49,25 +49,28 @@ mod field {
 }
 
 /// What a block is about; the code is the header's `kind` byte.
+///
+/// Each kind has one payload type. Those types are defined a layer up, with the typed
+/// payloads; this layer knows only the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[repr(u8)]
 pub enum BlockKind {
-    /// A profile update ([`crate::social::Profile`]).
+    /// A profile update.
     Profile = 1,
-    /// A post ([`crate::social::Post`]).
+    /// A post.
     Post = 2,
-    /// Start following an author ([`crate::social::Follow`]).
+    /// Start following an author.
     Follow = 3,
-    /// Stop following an author ([`crate::social::Unfollow`]).
+    /// Stop following an author.
     Unfollow = 4,
-    /// Name a backup custodian or witness ([`crate::social::Trust`]).
+    /// Name a backup custodian or witness.
     Trust = 5,
     /// Heads this author has seen and verified (witness attestation).
     Attestation = 6,
-    /// The owner-signed index of a backup ([`crate::backup::BackupManifest`]).
+    /// The owner-signed index of a backup.
     BackupManifest = 7,
-    /// A statement and its proof ([`crate::zk::Claim`]).
+    /// A statement and its proof (a claim).
     Claim = 8,
 }
 
@@ -231,7 +234,7 @@ impl Header {
     pub const ENCODED_LEN: usize = HEADER_LEN;
 
     /// Parses a checked view: version, kind and the payload bound. Link and signature
-    /// rules belong to [`crate::chain`].
+    /// rules belong to the chain validator, a layer up.
     ///
     /// # Errors
     /// [`WireError::UnsupportedVersion`], [`WireError::UnknownKind`] or

@@ -1,13 +1,18 @@
-//! Claims on a chain: a statement, its proof, and what the proof is bound to.
+//! Claims on a chain: making and verifying the proof inside a [`Claim`].
 //!
 //! A [`Claim`] is the payload of a [`BlockKind::Claim`] block: postcard over heapless
-//! types, canonical, at most [`PAYLOAD_LEN_MAX`](crate::PAYLOAD_LEN_MAX) = 1024 bytes
-//! in all. That bound limits what fits on a chain:
+//! types, canonical, at most [`PAYLOAD_LEN_MAX`] = 1024 bytes in all. The data type
+//! and its bounds live in the payload layer ([`crate::social::claim`]) so that the
+//! chain validator decodes claims whether or not this module is built; this module
+//! adds the provers ([`Claim::knows_key`], [`Claim::ring_member`],
+//! [`Claim::post_count`]) and the checks ([`Claim::verify`], [`verify_claim_block`]).
+//!
+//! The 1 KiB payload bound limits what fits on a chain:
 //!
 //! | statement | backend | largest on a chain |
 //! |---|---|---|
 //! | [`KnowsKey`] | both | always fits (165 B at most) |
-//! | [`RingMember`] | [`Dalek`] | [`CLAIM_RING_MEMBERS_MAX`] = 14 members (999 B); larger rings (up to [`RING_MEMBERS_MAX`](super::RING_MEMBERS_MAX) = 32) are proven off chain |
+//! | [`RingMember`] | [`Dalek`] | [`CLAIM_RING_MEMBERS_MAX`] = 14 members (999 B); larger rings (up to [`RING_MEMBERS_MAX`] = 32) are proven off chain |
 //! | [`RingMember`] | [`Placeholder`] | 14 members (583 B) |
 //! | [`PostCount`] | [`Placeholder`] | [`CLAIM_POST_COUNT_MAX`] = 4 posts (1015 B) |
 //!
@@ -18,79 +23,21 @@
 
 use super::placeholder::{MemberSignatureProof, PostCountProof, PostCountWitness, SignatureProof};
 use super::{
-    Binding, Dalek, KnowsKey, Placeholder, PostCount, Proof, Prover, RING_MEMBERS_MAX, RingMember,
-    RingProof, SchnorrProof, Verifier, ZkError,
+    Binding, ClaimBlockError, Dalek, KnowsKey, Placeholder, PostCount, Proof, Prover,
+    RING_MEMBERS_MAX, RingMember, RingProof, SchnorrProof, Verifier, ZkError,
 };
-use crate::chain::{ChainError, check_payload};
 use crate::hash::Hash;
 use crate::sig::{KeyPair, PublicKey};
-use crate::wire::header::{BlockKind, Header};
+use crate::wire::WireError;
+use crate::wire::header::{BlockKind, Header, PAYLOAD_LEN_MAX};
 use crate::wire::payload;
 use heapless::Vec;
 use rand_core::CryptoRng;
-use serde::{Deserialize, Serialize};
 
-/// The largest ring a claim can carry (it must fit a 1 KiB payload with its proof).
-pub const CLAIM_RING_MEMBERS_MAX: usize = 14;
-/// The largest post count a placeholder claim can carry (212 bytes per header).
-pub const CLAIM_POST_COUNT_MAX: usize = 4;
-/// The longest context string in a claim, in bytes.
-pub const CLAIM_CONTEXT_LEN_MAX: usize = 32;
-/// The longest message in a claim, in bytes (hash longer messages first).
-pub const CLAIM_MESSAGE_LEN_MAX: usize = 32;
-/// The longest proof in a claim, in bytes: a four-post placeholder proof.
-pub const CLAIM_PROOF_LEN_MAX: usize = PostCountProof::len_for(CLAIM_POST_COUNT_MAX);
-
-/// Which backend made a claim's proof.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum ClaimBackend {
-    /// [`Placeholder`]: sound, **not** zero-knowledge.
-    Placeholder,
-    /// [`Dalek`]: Schnorr and ring proofs, zero-knowledge.
-    Dalek,
-}
-
-/// A claim's statement, as stored on a chain.
-// No allocator, so no boxing: the ring variant is inline and bounded.
-#[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum ClaimStatement {
-    /// See [`KnowsKey`].
-    KnowsKey {
-        /// The key whose secret the prover knows.
-        key: [u8; 32],
-    },
-    /// See [`RingMember`].
-    RingMember {
-        /// The ring, in order.
-        members: Vec<[u8; 32], CLAIM_RING_MEMBERS_MAX>,
-    },
-    /// See [`PostCount`].
-    PostCount {
-        /// The author.
-        author: [u8; 32],
-        /// The least number of posts.
-        posts: u16,
-    },
-}
-
-/// A statement and its proof, published on a chain.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Claim {
-    /// Which backend made the proof.
-    pub backend: ClaimBackend,
-    /// What is claimed.
-    pub statement: ClaimStatement,
-    /// The proof's context (see [`Binding::context`]).
-    pub context: Vec<u8, CLAIM_CONTEXT_LEN_MAX>,
-    /// The claim's message; the proof binds [`claim_message`] of it.
-    pub message: Vec<u8, CLAIM_MESSAGE_LEN_MAX>,
-    /// The proof's canonical bytes ([`Proof::emit`]).
-    pub proof: Vec<u8, CLAIM_PROOF_LEN_MAX>,
-}
+pub use crate::social::claim::{
+    CLAIM_CONTEXT_LEN_MAX, CLAIM_MESSAGE_LEN_MAX, CLAIM_POST_COUNT_MAX, CLAIM_PROOF_LEN_MAX,
+    CLAIM_RING_MEMBERS_MAX, Claim, ClaimBackend, ClaimStatement,
+};
 
 /// The message a claim's proof is bound to: SHA-256 over a domain tag, the
 /// publishing chain's key and the claim's message (length-prefixed).
@@ -310,24 +257,154 @@ impl Claim {
 /// the header (length, hash, canonical encoding), then the claim itself against the
 /// block's author as publisher. Returns the claim.
 ///
-/// Whether the block belongs to the chain you know (its seq and links) is the chain
-/// validator's business ([`crate::ChainState::verify_next`]); this checks the claim.
+/// The payload checks are the chain validator's
+/// ([`check_payload`](crate::chain::check_payload)) for a claim block, reported as a
+/// [`ClaimBlockError`]. Whether the block belongs to the chain you know (its seq and
+/// links) is the chain validator's business ([`crate::ChainState::verify_next`]); this
+/// checks the claim.
 ///
 /// # Errors
 /// [`ZkError::NotAClaim`] for another kind of block, [`ZkError::Block`] for a bad
-/// signature or a payload that does not match the header, else [`Claim::decode`]'s or [`Claim::verify`]'s error.
+/// signature or a payload that does not match the header or does not decode, else
+/// [`Claim::verify`]'s error.
 pub fn verify_claim_block(header: &Header, payload: &[u8]) -> Result<Claim, ZkError> {
     if header.kind != BlockKind::Claim {
         return Err(ZkError::NotAClaim(header.kind));
     }
     header
         .verify_signature()
-        .map_err(|e| ZkError::Block(ChainError::BadSignature(e)))?;
-    check_payload(header, payload)?;
-    let claim = Claim::decode(payload)?;
+        .map_err(ClaimBlockError::BadSignature)?;
+    let claim = claim_payload(header, payload)?;
     claim.verify(&header.author)?;
     Ok(claim)
 }
 
+/// The payload of a claim block, checked against its header and decoded: the chain
+/// validator's payload rules, in the same order.
+fn claim_payload(header: &Header, payload: &[u8]) -> Result<Claim, ClaimBlockError> {
+    if payload.len() > PAYLOAD_LEN_MAX {
+        return Err(ClaimBlockError::Oversize {
+            len: payload.len(),
+            max: PAYLOAD_LEN_MAX,
+        });
+    }
+    let declared = usize::from(header.payload_len);
+    if payload.len() != declared {
+        return Err(ClaimBlockError::PayloadLengthMismatch {
+            declared,
+            actual: payload.len(),
+        });
+    }
+    if Hash::of(payload) != header.payload_hash {
+        return Err(ClaimBlockError::PayloadHashMismatch);
+    }
+    payload::decode_canonical(payload).map_err(|e| match e {
+        WireError::NonCanonical => ClaimBlockError::NonCanonicalPayload,
+        other => ClaimBlockError::PayloadMalformed(other),
+    })
+}
+
 // A ring claim can never exceed the verifier's own bound.
 const _: () = assert!(CLAIM_RING_MEMBERS_MAX <= RING_MEMBERS_MAX);
+// The payload layer sizes a claim's proof field as a signature and four headers: the
+// placeholder's post-count proof of CLAIM_POST_COUNT_MAX posts.
+const _: () = assert!(CLAIM_PROOF_LEN_MAX == PostCountProof::len_for(CLAIM_POST_COUNT_MAX));
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::chain::{ChainError, ChainState, NoHeaders, NonCanonical, check_payload};
+    use crate::social::Payload;
+
+    /// The chain validator's verdict on a claim payload, in zk's terms.
+    fn as_claim_block_error(e: ChainError) -> ClaimBlockError {
+        match e {
+            ChainError::Oversize { len, max } => ClaimBlockError::Oversize { len, max },
+            ChainError::PayloadLengthMismatch { declared, actual } => {
+                ClaimBlockError::PayloadLengthMismatch { declared, actual }
+            }
+            ChainError::PayloadHashMismatch => ClaimBlockError::PayloadHashMismatch,
+            ChainError::NonCanonical(NonCanonical::Payload) => ClaimBlockError::NonCanonicalPayload,
+            ChainError::PayloadMalformed(e) => ClaimBlockError::PayloadMalformed(e),
+            other => panic!("check_payload returned {other:?}"),
+        }
+    }
+
+    /// `claim_payload` is `check_payload` for claim blocks: same verdict, same order.
+    #[test]
+    fn payload_rules_are_the_chain_validators() {
+        let keys = KeyPair::from_seed([5; 32]).unwrap();
+        let claim = Claim {
+            backend: ClaimBackend::Placeholder,
+            statement: ClaimStatement::KnowsKey {
+                key: keys.public().0,
+            },
+            context: Vec::from_slice(b"ctx").unwrap(),
+            message: Vec::from_slice(b"msg").unwrap(),
+            proof: Vec::from_slice(&[9; 64]).unwrap(),
+        };
+        let mut buf = [0u8; PAYLOAD_LEN_MAX + 1];
+        let good_len = Payload::Claim(claim.clone())
+            .encode(&mut buf)
+            .unwrap()
+            .len();
+        let append = |payload: &[u8]| {
+            ChainState::new(keys.public())
+                .unwrap()
+                .append(&keys, BlockKind::Claim, 0, payload, &mut NoHeaders)
+                .unwrap()
+        };
+        let good = buf;
+        let mut cases: Vec<(Header, [u8; PAYLOAD_LEN_MAX + 1], usize), 8> = Vec::new();
+        let h = append(&good[..good_len]);
+        cases.push((h, good, good_len)).unwrap();
+        // Length mismatch, hash mismatch, oversize.
+        cases.push((h, good, good_len - 1)).unwrap();
+        let mut flipped = good;
+        flipped[1] ^= 1;
+        cases.push((h, flipped, good_len)).unwrap();
+        cases.push((h, good, PAYLOAD_LEN_MAX + 1)).unwrap();
+        // Signed as they are, so only the encoding is wrong: malformed, trailing,
+        // non-canonical (an over-long varint for the context length).
+        let mut unknown = good;
+        unknown[0] = 7;
+        cases
+            .push((append(&unknown[..good_len]), unknown, good_len))
+            .unwrap();
+        cases
+            .push((append(&good[..=good_len]), good, good_len + 1))
+            .unwrap();
+        let mut long = [0u8; PAYLOAD_LEN_MAX + 1];
+        // Backend, statement tag and key (34 bytes) as encoded; then 0x83 0x00 for the
+        // context length 3.
+        assert_eq!(good[34], 3);
+        long[..34].copy_from_slice(&good[..34]);
+        long[34..36].copy_from_slice(&[0x83, 0x00]);
+        long[36..=good_len].copy_from_slice(&good[35..good_len]);
+        cases
+            .push((append(&long[..=good_len]), long, good_len + 1))
+            .unwrap();
+        let mut verdicts = [0usize; 6];
+        for (h, bytes, len) in &cases {
+            let p = &bytes[..*len];
+            let chain = check_payload(h, p).map_err(as_claim_block_error);
+            let zk = claim_payload(h, p);
+            assert_eq!(chain, zk.as_ref().map(|_| ()).map_err(|e| *e));
+            let i = match zk {
+                Ok(c) => {
+                    assert_eq!(c, claim);
+                    0
+                }
+                Err(ClaimBlockError::PayloadLengthMismatch { .. }) => 1,
+                Err(ClaimBlockError::PayloadHashMismatch) => 2,
+                Err(ClaimBlockError::Oversize { .. }) => 3,
+                Err(ClaimBlockError::PayloadMalformed(_)) => 4,
+                Err(ClaimBlockError::NonCanonicalPayload) => 5,
+                Err(ClaimBlockError::BadSignature(_)) => unreachable!(),
+            };
+            verdicts[i] += 1;
+        }
+        // Every verdict was reached (two malformed cases: unknown tag, trailing byte).
+        assert_eq!(verdicts, [1, 1, 1, 1, 2, 1]);
+    }
+}

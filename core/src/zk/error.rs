@@ -1,6 +1,5 @@
 //! Why a statement, proof or claim is rejected.
 
-use crate::chain::ChainError;
 use crate::sig::SigError;
 use crate::wire::WireError;
 use crate::wire::header::BlockKind;
@@ -98,8 +97,9 @@ pub enum ZkError {
     },
     /// A header or claim payload does not decode.
     Wire(WireError),
-    /// A claim block is not a valid block (kind, payload length or hash, signature).
-    Block(ChainError),
+    /// A claim block is not a valid block (signature, payload length or hash, payload
+    /// encoding).
+    Block(ClaimBlockError),
     /// The block is not a claim block.
     NotAClaim(BlockKind),
     /// A claim's backend cannot prove or verify its statement (the real backend has no
@@ -213,8 +213,63 @@ impl From<WireError> for ZkError {
     }
 }
 
-impl From<ChainError> for ZkError {
-    fn from(e: ChainError) -> ZkError {
+impl From<ClaimBlockError> for ZkError {
+    fn from(e: ClaimBlockError) -> ZkError {
         ZkError::Block(e)
     }
 }
+
+/// Why a claim block is not a valid block, before its proof is looked at (see
+/// [`verify_claim_block`](super::verify_claim_block)).
+///
+/// The payload variants are the chain validator's payload rules
+/// ([`check_payload`](crate::chain::check_payload)) for a claim block, with the same
+/// information as the matching [`ChainError`](crate::chain::ChainError) variants and
+/// the same messages.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ClaimBlockError {
+    /// The header's signature fails glitter's rule.
+    BadSignature(SigError),
+    /// The payload is longer than the payload bound.
+    Oversize {
+        /// The payload's length.
+        len: usize,
+        /// The bound.
+        max: usize,
+    },
+    /// The payload's length differs from the header's `payload_len`.
+    PayloadLengthMismatch {
+        /// `payload_len` in the header.
+        declared: usize,
+        /// The payload's real length.
+        actual: usize,
+    },
+    /// The payload's SHA-256 differs from the header's `payload_hash`.
+    PayloadHashMismatch,
+    /// The payload decodes as a claim, but is not its one canonical encoding.
+    NonCanonicalPayload,
+    /// The payload does not decode as a claim.
+    PayloadMalformed(WireError),
+}
+
+impl core::fmt::Display for ClaimBlockError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            ClaimBlockError::BadSignature(e) => write!(f, "bad signature: {e}"),
+            ClaimBlockError::Oversize { len, max } => {
+                write!(f, "payload of {len} bytes exceeds the bound of {max}")
+            }
+            ClaimBlockError::PayloadLengthMismatch { declared, actual } => {
+                write!(f, "payload is {actual} bytes, header says {declared}")
+            }
+            ClaimBlockError::PayloadHashMismatch => f.write_str("payload hash mismatch"),
+            ClaimBlockError::NonCanonicalPayload => {
+                f.write_str("non-canonical encoding of the payload")
+            }
+            ClaimBlockError::PayloadMalformed(e) => write!(f, "malformed payload: {e}"),
+        }
+    }
+}
+
+impl core::error::Error for ClaimBlockError {}

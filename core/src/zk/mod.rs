@@ -22,7 +22,14 @@
 //!
 //! A [`Claim`] publishes a statement and its proof on a chain (block kind
 //! [`BlockKind::Claim`](crate::wire::header::BlockKind::Claim)); [`verify_claim_block`]
-//! checks one from the header and payload as they travel.
+//! checks one from the header and payload as they travel. The claim's data type is
+//! the payload layer's ([`crate::social::Claim`], re-exported here): the chain
+//! validator decodes claims structurally and never checks their proofs, with or
+//! without this module.
+//!
+//! This module is the cargo feature `zk` (on by default; it pulls in
+//! curve25519-dalek). A build without it still carries, stores, relays and validates
+//! claim blocks exactly as a build with it; it only cannot make or check proofs.
 //!
 //! The caller owns randomness: provers take a [`rand_core::CryptoRng`]. Nonces are
 //! *hedged* (derived from the witness, the statement and the RNG's output together),
@@ -82,7 +89,7 @@ pub use claim::{
     CLAIM_RING_MEMBERS_MAX, Claim, ClaimBackend, ClaimStatement, claim_message, verify_claim_block,
 };
 pub use dalek::{Dalek, RingProof, SchnorrProof};
-pub use error::ZkError;
+pub use error::{ClaimBlockError, ZkError};
 pub use placeholder::{
     MemberSignatureProof, Placeholder, PostCountProof, PostCountWitness, SignatureProof,
 };

@@ -3,6 +3,32 @@
 //! Payloads are postcard over heapless types, so every field has a size bound and
 //! decoding never allocates. Each kind of block ([`BlockKind`]) has exactly one payload
 //! type, and [`Payload::decode`] accepts only its canonical encoding.
+//!
+//! | kind | payload type |
+//! |---|---|
+//! | [`BlockKind::Profile`] | [`Profile`] |
+//! | [`BlockKind::Post`] | [`Post`] |
+//! | [`BlockKind::Follow`] | [`Follow`] |
+//! | [`BlockKind::Unfollow`] | [`Unfollow`] |
+//! | [`BlockKind::Trust`] | [`Trust`] |
+//! | [`BlockKind::Attestation`] | [`Attestation`] |
+//! | [`BlockKind::BackupManifest`] | [`BackupManifest`] ([`manifest`]) |
+//! | [`BlockKind::Claim`] | [`Claim`] ([`claim`]) |
+//!
+//! This is the layer below the chain validator, so every payload type is here, data
+//! only: the backup manifest's structural rules live with it in [`manifest`], but
+//! making a backup (shares, sealing, erasure coding) is the backup layer's business,
+//! and a claim's proof is made and checked by the zk layer (feature `zk`). Decoding a
+//! payload here checks its structure and canonical encoding, never a proof.
+
+pub mod claim;
+pub mod manifest;
+
+pub use claim::{
+    CLAIM_CONTEXT_LEN_MAX, CLAIM_MESSAGE_LEN_MAX, CLAIM_POST_COUNT_MAX, CLAIM_PROOF_LEN_MAX,
+    CLAIM_RING_MEMBERS_MAX, Claim, ClaimBackend, ClaimStatement,
+};
+pub use manifest::{BackupManifest, ShardRange};
 
 use crate::hash::Hash;
 use crate::sig::PublicKey;
@@ -130,10 +156,10 @@ pub enum Payload {
     Trust(Trust),
     /// See [`Attestation`].
     Attestation(Attestation),
-    /// See [`BackupManifest`](crate::backup::BackupManifest).
-    BackupManifest(crate::backup::BackupManifest),
-    /// See [`Claim`](crate::zk::Claim).
-    Claim(crate::zk::Claim),
+    /// See [`BackupManifest`].
+    BackupManifest(BackupManifest),
+    /// See [`Claim`]. Decoding checks the claim's structure only, not its proof.
+    Claim(Claim),
 }
 
 impl Payload {
@@ -245,7 +271,26 @@ mod tests {
                 threshold: 2,
             }),
             Payload::Attestation(Attestation { heads }),
+            Payload::BackupManifest(BackupManifest {
+                version: 1,
+                threshold: 2,
+                salt: [5; 16],
+                custodians: Vec::from_slice(&[[6; manifest::HINT_LEN], [7; 8]]).unwrap(),
+                commitments: Vec::from_slice(&[[8; 16], [9; 16]]).unwrap(),
+                ranges: Vec::new(),
+            }),
+            Payload::Claim(Claim {
+                backend: ClaimBackend::Placeholder,
+                statement: ClaimStatement::PostCount {
+                    author: [10; 32],
+                    posts: 2,
+                },
+                context: Vec::from_slice(b"ctx").unwrap(),
+                message: Vec::new(),
+                proof: Vec::from_slice(&[11; 5]).unwrap(),
+            }),
         ];
+        assert_eq!(all.len(), BlockKind::ALL.len());
         for p in all {
             let mut buf = [0u8; 1024];
             let bytes = p.encode(&mut buf).unwrap();

@@ -3,9 +3,20 @@
 //! [`ChainState`] holds just enough of one author's chain (the head) to check the next
 //! block. Links further back (the skip link, and the stored block when a seq repeats)
 //! come from a [`HeaderSource`] the caller provides, usually the block store.
+//!
+//! [`ForkProof`] (in `fork`) is transferable evidence of a fork, and
+//! [`verify_cert_path`] (in `cert_path`) checks that a block belongs to a chain.
+
+mod cert_path;
+mod fork;
+#[cfg(test)]
+mod tests;
+
+pub use cert_path::{CertPathError, verify_cert_path};
+pub use fork::{FORK_PROOF_LEN, ForkError, ForkProof};
 
 use crate::hash::Hash;
-use crate::lipmaa::{CertPath, SEQ_MAX, lipmaa};
+use crate::lipmaa::{SEQ_MAX, lipmaa};
 use crate::sig::{KeyPair, PublicKey, SigError};
 use crate::social::Payload;
 use crate::wire::WireError;
@@ -453,6 +464,11 @@ impl ChainState {
 /// Checks a payload against its header: length, hash, and canonical decoding as the
 /// header's kind.
 ///
+/// Decoding checks a payload's structure and bounds, nothing more. In particular a
+/// claim block's payload is accepted when it decodes canonically as a claim; its proof
+/// is not checked here, in any build (the zk layer checks proofs, when the `zk`
+/// feature is on). So chain verdicts are the same with and without that feature.
+///
 /// # Errors
 /// [`ChainError::Oversize`], [`ChainError::PayloadLengthMismatch`],
 /// [`ChainError::PayloadHashMismatch`], [`ChainError::NonCanonical`] or
@@ -478,238 +494,4 @@ pub fn check_payload(h: &Header, payload: &[u8]) -> Result<(), ChainError> {
         Err(WireError::NonCanonical) => Err(ChainError::NonCanonical(NonCanonical::Payload)),
         Err(e) => Err(ChainError::PayloadMalformed(e)),
     }
-}
-
-/// Why a [`ForkProof`] is not a proof of a fork.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum ForkError {
-    /// The bytes are malformed.
-    Wire(WireError),
-    /// The two headers are the same block.
-    SameBlock,
-    /// The two headers have different authors.
-    DifferentAuthors,
-    /// The two headers have different seqs.
-    DifferentSeqs,
-    /// A seq of 0 or above [`SEQ_MAX`].
-    BadSeq,
-    /// The headers are not in canonical order (smaller id first).
-    NonCanonical,
-    /// One of the signatures fails glitter's rule.
-    BadSignature(SigError),
-}
-
-impl core::fmt::Display for ForkError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            ForkError::Wire(e) => write!(f, "malformed fork proof: {e}"),
-            ForkError::SameBlock => f.write_str("both headers are the same block"),
-            ForkError::DifferentAuthors => f.write_str("headers by different authors"),
-            ForkError::DifferentSeqs => f.write_str("headers at different seqs"),
-            ForkError::BadSeq => f.write_str("seq out of range"),
-            ForkError::NonCanonical => f.write_str("headers not in canonical order"),
-            ForkError::BadSignature(e) => write!(f, "bad signature: {e}"),
-        }
-    }
-}
-
-impl core::error::Error for ForkError {}
-
-/// Encoded length of a fork proof: two headers.
-pub const FORK_PROOF_LEN: usize = 2 * Header::ENCODED_LEN;
-
-/// Transferable evidence that an author signed two different blocks at one seq.
-/// Anyone can check it with [`ForkProof::verify`]; it needs no other context.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ForkProof {
-    first: Header,
-    second: Header,
-}
-
-impl ForkProof {
-    /// Builds a proof from two conflicting headers (in any order) and verifies it.
-    ///
-    /// # Errors
-    /// See [`ForkProof::verify`].
-    pub fn new(a: Header, b: Header) -> Result<ForkProof, ForkError> {
-        let (first, second) = if a.id() <= b.id() { (a, b) } else { (b, a) };
-        let p = ForkProof { first, second };
-        p.verify()?;
-        Ok(p)
-    }
-
-    /// The author who forked.
-    pub fn author(&self) -> PublicKey {
-        self.first.author
-    }
-
-    /// The seq with two blocks.
-    pub fn seq(&self) -> u64 {
-        self.first.seq
-    }
-
-    /// The two headers, smaller id first.
-    pub fn headers(&self) -> (&Header, &Header) {
-        (&self.first, &self.second)
-    }
-
-    /// Checks that this really is a fork: same author and seq, different ids, both
-    /// signatures valid, canonical order.
-    ///
-    /// # Errors
-    /// The first failing [`ForkError`].
-    pub fn verify(&self) -> Result<(), ForkError> {
-        let (a, b) = (&self.first, &self.second);
-        if a.author != b.author {
-            return Err(ForkError::DifferentAuthors);
-        }
-        if a.seq != b.seq {
-            return Err(ForkError::DifferentSeqs);
-        }
-        if a.seq == 0 || a.seq > SEQ_MAX {
-            return Err(ForkError::BadSeq);
-        }
-        let (ia, ib) = (a.id(), b.id());
-        if ia == ib {
-            return Err(ForkError::SameBlock);
-        }
-        if ia > ib {
-            return Err(ForkError::NonCanonical);
-        }
-        a.verify_signature().map_err(ForkError::BadSignature)?;
-        b.verify_signature().map_err(ForkError::BadSignature)?;
-        Ok(())
-    }
-
-    /// The canonical encoding: the two headers, smaller id first.
-    pub fn to_bytes(&self) -> [u8; FORK_PROOF_LEN] {
-        let mut out = [0u8; FORK_PROOF_LEN];
-        let (x, y) = out.split_at_mut(Header::ENCODED_LEN);
-        x.copy_from_slice(&self.first.to_bytes());
-        y.copy_from_slice(&self.second.to_bytes());
-        out
-    }
-
-    /// Decodes and verifies a proof.
-    ///
-    /// # Errors
-    /// [`ForkError::Wire`] for malformed bytes, or as [`ForkProof::verify`].
-    pub fn decode(bytes: &[u8]) -> Result<ForkProof, ForkError> {
-        if bytes.len() != FORK_PROOF_LEN {
-            return Err(ForkError::Wire(if bytes.len() < FORK_PROOF_LEN {
-                WireError::Truncated {
-                    needed: FORK_PROOF_LEN,
-                    got: bytes.len(),
-                }
-            } else {
-                WireError::TrailingBytes {
-                    extra: bytes.len() - FORK_PROOF_LEN,
-                }
-            }));
-        }
-        let (x, y) = bytes.split_at(Header::ENCODED_LEN);
-        let first = Header::decode(x).map_err(ForkError::Wire)?;
-        let second = Header::decode(y).map_err(ForkError::Wire)?;
-        let p = ForkProof { first, second };
-        p.verify()?;
-        Ok(p)
-    }
-}
-
-/// Why a certificate path does not prove membership.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub enum CertPathError {
-    /// The first header is not the trusted head.
-    HeadMismatch,
-    /// A header is not the next one on the shortest path.
-    UnexpectedSeq {
-        /// The seq the path needs here.
-        expected: u64,
-        /// The seq found.
-        got: u64,
-    },
-    /// A header's id is not what the previous header links to.
-    BrokenLink {
-        /// The seq whose header does not match its link.
-        seq: u64,
-    },
-    /// A header by another author.
-    WrongAuthor,
-    /// A header's signature fails glitter's rule.
-    BadSignature(SigError),
-    /// The path stops before the target, or runs past it.
-    WrongLength,
-}
-
-impl core::fmt::Display for CertPathError {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        match self {
-            CertPathError::HeadMismatch => f.write_str("path does not start at the head"),
-            CertPathError::UnexpectedSeq { expected, got } => {
-                write!(f, "path has seq {got} where {expected} belongs")
-            }
-            CertPathError::BrokenLink { seq } => write!(f, "block {seq} is not linked"),
-            CertPathError::WrongAuthor => f.write_str("path mixes authors"),
-            CertPathError::BadSignature(e) => write!(f, "bad signature: {e}"),
-            CertPathError::WrongLength => f.write_str("path is too short or too long"),
-        }
-    }
-}
-
-impl core::error::Error for CertPathError {}
-
-/// Checks a certificate path: `headers` runs from the head (whose id is `head_id`)
-/// down to `target`, along the shortest path [`CertPath`]. Each header must be the one
-/// its predecessor links to (by `prev` or `skip`) and must carry a valid signature.
-/// Returns the target header, now proven to belong to the chain.
-///
-/// Allocation-free: `headers` is any iterator.
-///
-/// # Errors
-/// The first failing [`CertPathError`].
-pub fn verify_cert_path<I>(head_id: &Hash, target: u64, headers: I) -> Result<Header, CertPathError>
-where
-    I: IntoIterator<Item = Header>,
-{
-    let mut it = headers.into_iter();
-    let first = it.next().ok_or(CertPathError::WrongLength)?;
-    if first.id() != *head_id {
-        return Err(CertPathError::HeadMismatch);
-    }
-    first
-        .verify_signature()
-        .map_err(CertPathError::BadSignature)?;
-    let author = first.author;
-    let mut seqs = CertPath::new(first.seq, target);
-    if seqs.next() != Some(first.seq) {
-        return Err(CertPathError::WrongLength);
-    }
-    let mut cur = first;
-    for expected in seqs {
-        let h = it.next().ok_or(CertPathError::WrongLength)?;
-        if h.seq != expected {
-            return Err(CertPathError::UnexpectedSeq {
-                expected,
-                got: h.seq,
-            });
-        }
-        if h.author != author {
-            return Err(CertPathError::WrongAuthor);
-        }
-        let id = h.id();
-        let linked = (expected + 1 == cur.seq && cur.prev == id)
-            || (expected == lipmaa(cur.seq) && cur.skip == id);
-        if !linked {
-            return Err(CertPathError::BrokenLink { seq: expected });
-        }
-        h.verify_signature().map_err(CertPathError::BadSignature)?;
-        cur = h;
-    }
-    if it.next().is_some() {
-        return Err(CertPathError::WrongLength);
-    }
-    Ok(cur)
 }
