@@ -72,6 +72,39 @@ fn blocks(authors: u8, n: usize, first_key: u8) -> Vec<(Header, Vec<u8>)> {
         .collect()
 }
 
+/// A freshly formatted log on `flash` holding `blocks`.
+fn formatted<'a>(flash: &'a mut Flash, blocks: &[(Header, Vec<u8>)]) -> Log<'a> {
+    let mut log = Log::format(flash).expect("format");
+    for (h, p) in blocks {
+        log.append(h, p).expect("append");
+    }
+    log
+}
+
+/// The most appends timed on one fresh log.
+const CHUNK: u64 = 6_000;
+
+/// Runs `iters` appends in chunks of at most [`CHUNK`], each on a freshly formatted
+/// log holding `others`' blocks: `run(log, n)` appends `n` blocks and returns the time
+/// it measured, so only the appends are timed. Returns the total.
+fn in_chunks(
+    iters: u64,
+    flash: &mut Flash,
+    others: &[(Header, Vec<u8>)],
+    mut run: impl FnMut(&mut Log<'_>, u64) -> Duration,
+) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut left = iters;
+    while left > 0 {
+        let n = left.min(CHUNK);
+        drop(formatted(flash, others));
+        let mut log = Log::mount(&mut *flash).expect("mount");
+        total += run(&mut log, n);
+        left -= n;
+    }
+    total
+}
+
 fn append(c: &mut Criterion) {
     let me = keys(1);
     let others = blocks(2, 2_000, 10);
@@ -87,23 +120,9 @@ fn append(c: &mut Criterion) {
     };
     g.bench_function("raw_sign", |b| b.iter(|| me.sign(black_box(&msg))));
 
-    // Appends in chunks on a fresh log holding the other authors' blocks; only the
-    // appends are timed.
-    let fresh = |flash: &mut Flash| {
-        let mut log = Log::format(flash).expect("format");
-        for (h, p) in &others {
-            log.append(h, p).expect("preload");
-        }
-    };
-    const CHUNK: u64 = 6_000;
     g.bench_function("sign_and_append", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(CHUNK);
-                fresh(&mut flash);
-                let mut log = Log::mount(&mut *flash).expect("mount");
+            in_chunks(iters, &mut flash, &others, |log, n| {
                 let mut state = ChainState::new(me.public()).expect("key");
                 let t = Instant::now();
                 for i in 0..n {
@@ -118,30 +137,21 @@ fn append(c: &mut Criterion) {
                         .expect("sign");
                     log.append(&h, &payload).expect("append");
                 }
-                total += t.elapsed();
-                left -= n;
-            }
-            total
+                t.elapsed()
+            })
         })
     });
 
     let mine = blocks(1, CHUNK as usize, 1);
     g.bench_function("append_presigned", |b| {
         b.iter_custom(|iters| {
-            let mut total = Duration::ZERO;
-            let mut left = iters;
-            while left > 0 {
-                let n = left.min(CHUNK);
-                fresh(&mut flash);
-                let mut log = Log::mount(&mut *flash).expect("mount");
+            in_chunks(iters, &mut flash, &others, |log, n| {
                 let t = Instant::now();
                 for (h, p) in &mine[..n as usize] {
                     log.append(h, p).expect("append");
                 }
-                total += t.elapsed();
-                left -= n;
-            }
-            total
+                t.elapsed()
+            })
         })
     });
     g.finish();
@@ -150,10 +160,7 @@ fn append(c: &mut Criterion) {
 fn mount(c: &mut Criterion) {
     let mut flash = Box::new(Flash::new());
     let image = blocks(3, 10_000, 20);
-    let mut log = Log::format(&mut *flash).expect("format");
-    for (h, p) in &image {
-        log.append(h, p).expect("append");
-    }
+    let log = formatted(&mut flash, &image);
     let u = log.usage();
     drop(log);
     eprintln!(

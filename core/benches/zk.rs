@@ -10,9 +10,12 @@
 // criterion's macros generate undocumented items.
 #![allow(missing_docs)]
 
-use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use criterion::measurement::WallTime;
+use criterion::{Bencher, BenchmarkGroup, BenchmarkId, Criterion, criterion_group, criterion_main};
 use glitter_core::sig::{KeyPair, PublicKey};
-use glitter_core::zk::{Binding, Dalek, KnowsKey, Placeholder, Prover, RingMember, Verifier};
+use glitter_core::zk::{
+    Binding, Dalek, KnowsKey, Placeholder, Prover, RingMember, Statement, Verifier,
+};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::hint::black_box;
@@ -27,6 +30,39 @@ fn keys(n: usize) -> Vec<KeyPair> {
         .collect()
 }
 
+/// Benchmarks `backend`'s `prove` and `verify` of `st` in group `g`: ids `prove` and
+/// `verify`, with the parameter `ring` when it is given.
+fn prove_and_verify<B, S>(
+    g: &mut BenchmarkGroup<'_, WallTime>,
+    backend: &B,
+    st: &S,
+    signer: &KeyPair,
+    binding: &Binding<'_>,
+    rng: &mut ChaCha20Rng,
+    ring: Option<usize>,
+) where
+    B: Prover<S, Witness = KeyPair> + Verifier<S, Proof = <B as Prover<S>>::Proof>,
+    S: Statement,
+{
+    let mut bench = |name: &str, f: &mut dyn FnMut(&mut Bencher<'_>)| {
+        match ring {
+            Some(n) => g.bench_function(BenchmarkId::new(name, n), f),
+            None => g.bench_function(name, f),
+        };
+    };
+    bench("prove", &mut |b| {
+        b.iter(|| backend.prove(black_box(st), signer, binding, rng).unwrap())
+    });
+    let proof = backend.prove(st, signer, binding, rng).unwrap();
+    bench("verify", &mut |b| {
+        b.iter(|| {
+            backend
+                .verify(black_box(st), black_box(&proof), binding)
+                .unwrap()
+        })
+    });
+}
+
 fn zk(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::from_seed([1; 32]);
     let binding = Binding::new(b"glitter/bench", b"message");
@@ -36,39 +72,11 @@ fn zk(c: &mut Criterion) {
     };
 
     let mut g = c.benchmark_group("schnorr");
-    g.bench_function("prove", |b| {
-        b.iter(|| {
-            Dalek
-                .prove(black_box(&st), alice, &binding, &mut rng)
-                .unwrap()
-        })
-    });
-    let proof = Dalek.prove(&st, alice, &binding, &mut rng).unwrap();
-    g.bench_function("verify", |b| {
-        b.iter(|| {
-            Dalek
-                .verify(black_box(&st), black_box(&proof), &binding)
-                .unwrap()
-        })
-    });
+    prove_and_verify(&mut g, &Dalek, &st, alice, &binding, &mut rng, None);
     g.finish();
 
     let mut g = c.benchmark_group("placeholder-signature");
-    g.bench_function("prove", |b| {
-        b.iter(|| {
-            Placeholder
-                .prove(black_box(&st), alice, &binding, &mut rng)
-                .unwrap()
-        })
-    });
-    let proof = Placeholder.prove(&st, alice, &binding, &mut rng).unwrap();
-    g.bench_function("verify", |b| {
-        b.iter(|| {
-            Placeholder
-                .verify(black_box(&st), black_box(&proof), &binding)
-                .unwrap()
-        })
-    });
+    prove_and_verify(&mut g, &Placeholder, &st, alice, &binding, &mut rng, None);
     g.finish();
 
     let mut g = c.benchmark_group("ring");
@@ -77,21 +85,7 @@ fn zk(c: &mut Criterion) {
         let members: Vec<PublicKey> = pairs.iter().map(KeyPair::public).collect();
         let st = RingMember { members: &members };
         let signer = &pairs[n / 2];
-        g.bench_with_input(BenchmarkId::new("prove", n), &n, |b, _| {
-            b.iter(|| {
-                Dalek
-                    .prove(black_box(&st), signer, &binding, &mut rng)
-                    .unwrap()
-            })
-        });
-        let proof = Dalek.prove(&st, signer, &binding, &mut rng).unwrap();
-        g.bench_with_input(BenchmarkId::new("verify", n), &n, |b, _| {
-            b.iter(|| {
-                Dalek
-                    .verify(black_box(&st), black_box(&proof), &binding)
-                    .unwrap()
-            })
-        });
+        prove_and_verify(&mut g, &Dalek, &st, signer, &binding, &mut rng, Some(n));
     }
     g.finish();
 }

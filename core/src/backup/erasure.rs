@@ -81,9 +81,22 @@ impl core::fmt::Display for ErasureError {
 
 impl core::error::Error for ErasureError {}
 
-fn check(k: u8, n: u8) -> Result<(), ErasureError> {
+/// Checks `k` of `n` and returns the shard length for `data_len` bytes.
+fn checked_shard_len(k: u8, n: u8, data_len: usize) -> Result<usize, ErasureError> {
     if k == 0 || k > n || usize::from(n) > SHARDS_MAX {
         return Err(ErasureError::BadThreshold { k, n });
+    }
+    Ok(shard_len(data_len, k))
+}
+
+/// Checks that shard `index` is `len` bytes (`got`).
+fn check_shard_len(index: u8, got: usize, len: usize) -> Result<(), ErasureError> {
+    if got != len {
+        return Err(ErasureError::ShardLength {
+            index,
+            got,
+            needed: len,
+        });
     }
     Ok(())
 }
@@ -131,18 +144,11 @@ pub fn encode_shard(
     index: u8,
     out: &mut [u8],
 ) -> Result<(), ErasureError> {
-    check(k, n)?;
+    let len = checked_shard_len(k, n, data.len())?;
     if index >= n {
         return Err(ErasureError::IndexOutOfRange(index));
     }
-    let len = shard_len(data.len(), k);
-    if out.len() != len {
-        return Err(ErasureError::ShardLength {
-            index,
-            got: out.len(),
-            needed: len,
-        });
-    }
+    check_shard_len(index, out.len(), len)?;
     out.fill(0);
     if index < k {
         let src = data_shard(data, len, usize::from(index));
@@ -173,8 +179,7 @@ pub fn decode(
     data_len: usize,
     out: &mut [u8],
 ) -> Result<(), ErasureError> {
-    check(k, n)?;
-    let len = shard_len(data_len, k);
+    let len = checked_shard_len(k, n, data_len)?;
     if out.len() < data_len {
         return Err(ErasureError::OutputTooSmall { needed: data_len });
     }
@@ -187,13 +192,7 @@ pub fn decode(
         if shards.iter().take(i).any(|(j, _)| j == index) {
             return Err(ErasureError::DuplicateIndex(*index));
         }
-        if bytes.len() != len {
-            return Err(ErasureError::ShardLength {
-                index: *index,
-                got: bytes.len(),
-                needed: len,
-            });
-        }
+        check_shard_len(*index, bytes.len(), len)?;
         if count < usize::from(k)
             && let Some(slot) = chosen.get_mut(count)
         {

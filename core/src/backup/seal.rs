@@ -231,12 +231,7 @@ impl SealedShare {
 
     /// The fixed-layout bytes.
     pub fn to_bytes(&self) -> [u8; SealedShare::LEN] {
-        let mut out = [0u8; SealedShare::LEN];
-        let mut w = Writer::new(&mut out);
-        w.put(&self.binding.to_bytes());
-        w.put(&self.ciphertext);
-        w.put(&self.tag);
-        out
+        record_bytes(&self.binding.to_bytes(), &self.ciphertext, &self.tag)
     }
 
     /// Parses the fixed layout.
@@ -244,17 +239,38 @@ impl SealedShare {
     /// # Errors
     /// [`SealError::Malformed`].
     pub fn parse(bytes: &[u8]) -> Result<SealedShare, SealError> {
-        let mut r = Reader::new(bytes);
-        let binding = ShareBinding::parse(r.take(ShareBinding::LEN)?)?;
-        let ciphertext = r.arr()?;
-        let tag = r.arr()?;
-        r.end()?;
+        let (aad, (ciphertext, tag)) = split_record(bytes, ShareBinding::LEN)?;
         Ok(SealedShare {
-            binding,
+            binding: ShareBinding::parse(aad)?,
             ciphertext,
             tag,
         })
     }
+}
+
+/// A sealed record's bytes: its associated data (for a share, the binding; for a
+/// release, the binding and the requester), the ciphertext, the tag. `N` is the
+/// record's length, `aad.len() + 32 + TAG_LEN`.
+fn record_bytes<const N: usize>(aad: &[u8], ciphertext: &[u8; 32], tag: &[u8; TAG_LEN]) -> [u8; N] {
+    let mut out = [0u8; N];
+    let mut w = Writer::new(&mut out);
+    w.put(aad);
+    w.put(ciphertext);
+    w.put(tag);
+    out
+}
+
+/// The ciphertext and the tag that end every sealed record.
+type Sealed = ([u8; 32], [u8; TAG_LEN]);
+
+/// Splits a sealed record of [`record_bytes`]' layout, whose associated data is
+/// `aad_len` bytes, into associated data and (ciphertext, tag).
+fn split_record(bytes: &[u8], aad_len: usize) -> Result<(&[u8], Sealed), SealError> {
+    let mut r = Reader::new(bytes);
+    let aad = r.take(aad_len)?;
+    let sealed = (r.arr()?, r.arr()?);
+    r.end()?;
+    Ok((aad, sealed))
 }
 
 fn share_key(shared: &[u8; 32], binding: &ShareBinding) -> [u8; 32] {
@@ -362,13 +378,7 @@ impl SealedRelease {
 
     /// The fixed-layout bytes.
     pub fn to_bytes(&self) -> [u8; SealedRelease::LEN] {
-        let mut out = [0u8; SealedRelease::LEN];
-        let mut w = Writer::new(&mut out);
-        w.put(&self.binding.to_bytes());
-        w.put(&self.requester);
-        w.put(&self.ciphertext);
-        w.put(&self.tag);
-        out
+        record_bytes(&self.aad(), &self.ciphertext, &self.tag)
     }
 
     /// Parses the fixed layout.
@@ -376,15 +386,13 @@ impl SealedRelease {
     /// # Errors
     /// [`SealError::Malformed`].
     pub fn parse(bytes: &[u8]) -> Result<SealedRelease, SealError> {
-        let mut r = Reader::new(bytes);
-        let binding = ShareBinding::parse(r.take(ShareBinding::LEN)?)?;
-        let requester = r.arr()?;
-        let ciphertext = r.arr()?;
-        let tag = r.arr()?;
-        r.end()?;
+        let (aad, (ciphertext, tag)) = split_record(bytes, ShareBinding::LEN + 32)?;
+        let (binding, requester) = aad
+            .split_at_checked(ShareBinding::LEN)
+            .ok_or(SealError::Malformed)?;
         Ok(SealedRelease {
-            binding,
-            requester,
+            binding: ShareBinding::parse(binding)?,
+            requester: requester.try_into().map_err(|_| SealError::Malformed)?,
             ciphertext,
             tag,
         })

@@ -81,24 +81,19 @@ pub(crate) mod record_field {
     pub const AUTHOR: Range<usize> = 16..48;
 }
 
+/// The `N` bytes of `b` at `r`; zeros if `r` is out of `b` or not `N` long.
+fn field<const N: usize>(b: &[u8], r: Range<usize>) -> [u8; N] {
+    b.get(r)
+        .and_then(|src| <[u8; N]>::try_from(src).ok())
+        .unwrap_or([0; N])
+}
+
 pub(crate) fn le_u16(b: &[u8], r: Range<usize>) -> u16 {
-    let mut out = [0u8; 2];
-    if let Some(src) = b.get(r)
-        && src.len() == 2
-    {
-        out.copy_from_slice(src);
-    }
-    u16::from_le_bytes(out)
+    u16::from_le_bytes(field(b, r))
 }
 
 pub(crate) fn le_u32(b: &[u8], r: Range<usize>) -> u32 {
-    let mut out = [0u8; 4];
-    if let Some(src) = b.get(r)
-        && src.len() == 4
-    {
-        out.copy_from_slice(src);
-    }
-    u32::from_le_bytes(out)
+    u32::from_le_bytes(field(b, r))
 }
 
 pub(crate) fn put(b: &mut [u8], r: Range<usize>, src: &[u8]) {

@@ -21,10 +21,10 @@
 //! key of the chain that publishes it. Copying a claim block's payload onto another
 //! chain therefore gives a claim that does not verify.
 
-use super::placeholder::{MemberSignatureProof, PostCountProof, PostCountWitness, SignatureProof};
+use super::placeholder::{PostCountProof, PostCountWitness};
 use super::{
     Binding, ClaimBlockError, Dalek, KnowsKey, Placeholder, PostCount, Proof, Prover,
-    RING_MEMBERS_MAX, RingMember, RingProof, SchnorrProof, Verifier, ZkError,
+    RING_MEMBERS_MAX, RingMember, Statement, Verifier, ZkError, verify_bytes,
 };
 use crate::hash::Hash;
 use crate::sig::{KeyPair, PublicKey};
@@ -75,20 +75,65 @@ fn ring_keys(members: &[[u8; 32]]) -> Vec<PublicKey, CLAIM_RING_MEMBERS_MAX> {
     members.iter().map(|k| PublicKey(*k)).collect()
 }
 
+/// `backend`'s proof of `statement` by `keys`, as a claim's proof bytes.
+fn prove_with<S: Statement + ?Sized, R: CryptoRng + ?Sized>(
+    backend: ClaimBackend,
+    statement: &S,
+    keys: &KeyPair,
+    binding: &Binding<'_>,
+    rng: &mut R,
+) -> Result<Vec<u8, CLAIM_PROOF_LEN_MAX>, ZkError>
+where
+    Dalek: Prover<S, Witness = KeyPair>,
+    Placeholder: Prover<S, Witness = KeyPair>,
+{
+    match backend {
+        ClaimBackend::Dalek => proof_bytes(&Dalek.prove(statement, keys, binding, rng)?),
+        ClaimBackend::Placeholder => {
+            proof_bytes(&Placeholder.prove(statement, keys, binding, rng)?)
+        }
+    }
+}
+
+/// Decodes `proof` as `backend`'s proof of `statement` and verifies it.
+fn verify_with<S: Statement + ?Sized>(
+    backend: ClaimBackend,
+    statement: &S,
+    proof: &[u8],
+    binding: &Binding<'_>,
+) -> Result<(), ZkError>
+where
+    Dalek: Verifier<S>,
+    Placeholder: Verifier<S>,
+{
+    match backend {
+        ClaimBackend::Dalek => verify_bytes(&Dalek, statement, proof, binding),
+        ClaimBackend::Placeholder => verify_bytes(&Placeholder, statement, proof, binding),
+    }
+}
+
 impl Claim {
-    fn new(
+    /// A claim of `statement` whose proof `prove` makes under the binding of
+    /// `context` and [`claim_message`]`(publisher, message)`. The context and the
+    /// message are bounded first, so an oversized one fails before any proving.
+    fn proven(
         backend: ClaimBackend,
         statement: ClaimStatement,
+        publisher: &PublicKey,
         context: &[u8],
         message: &[u8],
+        prove: impl FnOnce(&Binding<'_>) -> Result<Vec<u8, CLAIM_PROOF_LEN_MAX>, ZkError>,
     ) -> Result<Claim, ZkError> {
-        Ok(Claim {
+        let mut claim = Claim {
             backend,
             statement,
             context: bounded(context)?,
             message: bounded(message)?,
             proof: Vec::new(),
-        })
+        };
+        let bound = claim_message(publisher, message);
+        claim.proof = prove(&Binding::new(context, &bound))?;
+        Ok(claim)
     }
 
     /// A claim that `keys` knows its own secret key ("I control this identity"),
@@ -105,24 +150,17 @@ impl Claim {
         message: &[u8],
         rng: &mut R,
     ) -> Result<Claim, ZkError> {
-        let mut claim = Claim::new(
+        let statement = KnowsKey { key: keys.public() };
+        Claim::proven(
             backend,
             ClaimStatement::KnowsKey {
-                key: keys.public().0,
+                key: statement.key.0,
             },
+            publisher,
             context,
             message,
-        )?;
-        let bound = claim_message(publisher, message);
-        let binding = Binding::new(context, &bound);
-        let statement = KnowsKey { key: keys.public() };
-        claim.proof = match backend {
-            ClaimBackend::Dalek => proof_bytes(&Dalek.prove(&statement, keys, &binding, rng)?)?,
-            ClaimBackend::Placeholder => {
-                proof_bytes(&Placeholder.prove(&statement, keys, &binding, rng)?)?
-            }
-        };
-        Ok(claim)
+            |binding| prove_with(backend, &statement, keys, binding, rng),
+        )
     }
 
     /// A claim that `keys` is one of `members`, to be published on `publisher`'s
@@ -147,22 +185,14 @@ impl Claim {
                 max: CLAIM_RING_MEMBERS_MAX,
             })?;
         }
-        let mut claim = Claim::new(
+        Claim::proven(
             backend,
             ClaimStatement::RingMember { members: stored },
+            publisher,
             context,
             message,
-        )?;
-        let bound = claim_message(publisher, message);
-        let binding = Binding::new(context, &bound);
-        let statement = RingMember { members };
-        claim.proof = match backend {
-            ClaimBackend::Dalek => proof_bytes(&Dalek.prove(&statement, keys, &binding, rng)?)?,
-            ClaimBackend::Placeholder => {
-                proof_bytes(&Placeholder.prove(&statement, keys, &binding, rng)?)?
-            }
-        };
-        Ok(claim)
+            |binding| prove_with(backend, &RingMember { members }, keys, binding, rng),
+        )
     }
 
     /// A placeholder claim that the witness's author made at least `posts` posts
@@ -179,21 +209,21 @@ impl Claim {
         message: &[u8],
         rng: &mut R,
     ) -> Result<Claim, ZkError> {
-        let author = witness.author();
-        let mut claim = Claim::new(
+        let statement = PostCount {
+            author: witness.author(),
+            posts,
+        };
+        Claim::proven(
             ClaimBackend::Placeholder,
             ClaimStatement::PostCount {
-                author: author.0,
+                author: statement.author.0,
                 posts,
             },
+            publisher,
             context,
             message,
-        )?;
-        let bound = claim_message(publisher, message);
-        let binding = Binding::new(context, &bound);
-        let statement = PostCount { author, posts };
-        claim.proof = proof_bytes(&Placeholder.prove(&statement, witness, &binding, rng)?)?;
-        Ok(claim)
+            |binding| proof_bytes(&Placeholder.prove(&statement, witness, binding, rng)?),
+        )
     }
 
     /// Verifies the claim as published on `publisher`'s chain.
@@ -210,35 +240,18 @@ impl Claim {
                 let statement = KnowsKey {
                     key: PublicKey(*key),
                 };
-                match backend {
-                    ClaimBackend::Dalek => {
-                        Dalek.verify(&statement, &SchnorrProof::parse(proof)?, &binding)
-                    }
-                    ClaimBackend::Placeholder => {
-                        Placeholder.verify(&statement, &SignatureProof::parse(proof)?, &binding)
-                    }
-                }
+                verify_with(backend, &statement, proof, &binding)
             }
             (ClaimStatement::RingMember { members }, backend) => {
                 let keys = ring_keys(members);
-                let statement = RingMember { members: &keys };
-                match backend {
-                    ClaimBackend::Dalek => {
-                        Dalek.verify(&statement, &RingProof::parse(proof)?, &binding)
-                    }
-                    ClaimBackend::Placeholder => Placeholder.verify(
-                        &statement,
-                        &MemberSignatureProof::parse(proof)?,
-                        &binding,
-                    ),
-                }
+                verify_with(backend, &RingMember { members: &keys }, proof, &binding)
             }
             (ClaimStatement::PostCount { author, posts }, ClaimBackend::Placeholder) => {
                 let statement = PostCount {
                     author: PublicKey(*author),
                     posts: *posts,
                 };
-                Placeholder.verify(&statement, &PostCountProof::parse(proof)?, &binding)
+                verify_bytes(&Placeholder, &statement, proof, &binding)
             }
             (ClaimStatement::PostCount { .. }, ClaimBackend::Dalek) => Err(ZkError::Unsupported),
         }

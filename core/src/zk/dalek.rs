@@ -39,7 +39,7 @@ use super::group::{self, Nonces, Secret};
 use super::transcript::Transcript;
 use super::{
     Binding, KnowsKey, Proof, Prover, RING_MEMBERS_MAX, RingMember, Statement, Verifier, ZkError,
-    check_ring_shape,
+    check_ring_shape, check_witness, emit_with, fixed_len,
 };
 use crate::sig::{KeyPair, PublicKey};
 use curve25519_dalek::edwards::EdwardsPoint;
@@ -83,21 +83,14 @@ impl Proof for SchnorrProof {
     }
 
     fn emit(&self, out: &mut [u8]) -> Result<usize, ZkError> {
-        let dst = out
-            .get_mut(..SchnorrProof::LEN)
-            .ok_or(ZkError::BufferTooSmall {
-                needed: SchnorrProof::LEN,
-            })?;
-        dst.copy_from_slice(&self.to_bytes());
-        Ok(SchnorrProof::LEN)
+        emit_with(out, SchnorrProof::LEN, |dst| {
+            dst.copy_from_slice(&self.to_bytes());
+        })
     }
 
     fn parse(bytes: &[u8]) -> Result<SchnorrProof, ZkError> {
-        let bytes: &[u8; 64] = bytes.try_into().map_err(|_| ZkError::ProofLength {
-            len: bytes.len(),
-            expected: SchnorrProof::LEN,
-        })?;
-        let (c, s) = split32(bytes);
+        let bytes: [u8; SchnorrProof::LEN] = fixed_len(bytes)?;
+        let (c, s) = split32(&bytes);
         group::decode_scalar(c)?;
         group::decode_scalar(s)?;
         Ok(SchnorrProof { c, s })
@@ -132,18 +125,12 @@ impl Proof for RingProof {
     }
 
     fn emit(&self, out: &mut [u8]) -> Result<usize, ZkError> {
-        let needed = self.encoded_len();
-        let dst = out
-            .get_mut(..needed)
-            .ok_or(ZkError::BufferTooSmall { needed })?;
-        let mut chunks = dst.chunks_exact_mut(32);
-        for (chunk, value) in chunks
-            .by_ref()
-            .zip(core::iter::once(&self.c0).chain(self.responses.iter()))
-        {
-            chunk.copy_from_slice(value);
-        }
-        Ok(needed)
+        emit_with(out, self.encoded_len(), |dst| {
+            let values = core::iter::once(&self.c0).chain(self.responses.iter());
+            for (chunk, value) in dst.chunks_exact_mut(32).zip(values) {
+                chunk.copy_from_slice(value);
+            }
+        })
     }
 
     fn parse(bytes: &[u8]) -> Result<RingProof, ZkError> {
@@ -295,10 +282,7 @@ impl Prover<KnowsKey> for Dalek {
         binding: &Binding<'_>,
         rng: &mut R,
     ) -> Result<SchnorrProof, ZkError> {
-        statement.validate()?;
-        if witness.public() != statement.key {
-            return Err(ZkError::WitnessMismatch);
-        }
+        check_witness(statement, &statement.key, witness)?;
         let members = [statement.key];
         let mut responses = [[0u8; 32]; 1];
         let c = prove_ring(

@@ -94,7 +94,7 @@ pub use placeholder::{
     MemberSignatureProof, Placeholder, PostCountProof, PostCountWitness, SignatureProof,
 };
 
-use crate::sig::PublicKey;
+use crate::sig::{KeyPair, PublicKey};
 use rand_core::CryptoRng;
 
 /// The largest ring a [`RingMember`] statement may name. Proofs and statements are
@@ -275,27 +275,75 @@ pub fn verdict(
             let Some(key) = single else {
                 return "bad-length";
             };
-            SchnorrProof::parse(proof)
-                .and_then(|proof| Dalek.verify(&KnowsKey { key }, &proof, &binding))
+            verify_bytes(&Dalek, &KnowsKey { key }, proof, &binding)
         }
-        "dalek/ring-member" => {
-            RingProof::parse(proof).and_then(|proof| Dalek.verify(&ring, &proof, &binding))
-        }
+        "dalek/ring-member" => verify_bytes(&Dalek, &ring, proof, &binding),
         "placeholder/knows-key" => {
             let Some(key) = single else {
                 return "bad-length";
             };
-            SignatureProof::parse(proof)
-                .and_then(|proof| Placeholder.verify(&KnowsKey { key }, &proof, &binding))
+            verify_bytes(&Placeholder, &KnowsKey { key }, proof, &binding)
         }
-        "placeholder/ring-member" => MemberSignatureProof::parse(proof)
-            .and_then(|proof| Placeholder.verify(&ring, &proof, &binding)),
+        "placeholder/ring-member" => verify_bytes(&Placeholder, &ring, proof, &binding),
         _ => return "unknown-scheme",
     };
     match result {
         Ok(()) => "accept",
         Err(e) => e.name(),
     }
+}
+
+/// Decodes `proof` as `backend`'s proof of `statement` (strictly, [`Proof::parse`])
+/// and verifies it.
+fn verify_bytes<S: Statement + ?Sized, B: Verifier<S>>(
+    backend: &B,
+    statement: &S,
+    proof: &[u8],
+    binding: &Binding<'_>,
+) -> Result<(), ZkError> {
+    backend.verify(statement, &B::Proof::parse(proof)?, binding)
+}
+
+/// The frame of every [`Proof::emit`]: `write` fills the first `needed` bytes of
+/// `out`, and the length written is returned.
+///
+/// # Errors
+/// [`ZkError::BufferTooSmall`] if `out` is shorter than `needed`; nothing is written.
+fn emit_with(
+    out: &mut [u8],
+    needed: usize,
+    write: impl FnOnce(&mut [u8]),
+) -> Result<usize, ZkError> {
+    let dst = out
+        .get_mut(..needed)
+        .ok_or(ZkError::BufferTooSmall { needed })?;
+    write(dst);
+    Ok(needed)
+}
+
+/// `bytes` as a fixed-length proof of `N` bytes.
+///
+/// # Errors
+/// [`ZkError::ProofLength`] if `bytes` is not `N` long.
+fn fixed_len<const N: usize>(bytes: &[u8]) -> Result<[u8; N], ZkError> {
+    bytes.try_into().map_err(|_| ZkError::ProofLength {
+        len: bytes.len(),
+        expected: N,
+    })
+}
+
+/// Validates `statement` and checks that `witness` is the key pair of `key`, the one
+/// key the statement is about: the first step of every prover of such a statement.
+fn check_witness<S: Statement + ?Sized>(
+    statement: &S,
+    key: &PublicKey,
+    witness: &KeyPair,
+) -> Result<(), ZkError> {
+    statement.validate()?;
+    if witness.public() != *key {
+        return Err(ZkError::WitnessMismatch);
+    }
+    Ok(())
 }
 
 /// Size and uniqueness of a ring, without decoding the keys.

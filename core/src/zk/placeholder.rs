@@ -17,7 +17,7 @@
 use super::transcript::Transcript;
 use super::{
     Binding, KnowsKey, POST_COUNT_MAX, PostCount, Proof, Prover, RING_MEMBERS_MAX, RingMember,
-    Statement, Verifier, ZkError,
+    Statement, Verifier, ZkError, check_witness, emit_with, fixed_len,
 };
 use crate::lipmaa::lipmaa;
 use crate::sig::{self, KeyPair, PublicKey, SIGNATURE_LEN, Signature};
@@ -73,6 +73,11 @@ fn post_count_digest(statement: &PostCount, headers: &[Header], binding: &Bindin
     bound(t, binding)
 }
 
+/// The placeholder's signature by `keys` over `digest` (see [`signed_message`]).
+fn sign(keys: &KeyPair, digest: &[u8; 64]) -> Signature {
+    keys.sign(&signed_message(digest))
+}
+
 fn check_signature(
     key: &PublicKey,
     digest: &[u8; 64],
@@ -98,21 +103,15 @@ impl Proof for SignatureProof {
     }
 
     fn emit(&self, out: &mut [u8]) -> Result<usize, ZkError> {
-        let dst = out
-            .get_mut(..SIGNATURE_LEN)
-            .ok_or(ZkError::BufferTooSmall {
-                needed: SIGNATURE_LEN,
-            })?;
-        dst.copy_from_slice(&self.signature);
-        Ok(SIGNATURE_LEN)
+        emit_with(out, SIGNATURE_LEN, |dst| {
+            dst.copy_from_slice(&self.signature);
+        })
     }
 
     fn parse(bytes: &[u8]) -> Result<SignatureProof, ZkError> {
-        let signature: Signature = bytes.try_into().map_err(|_| ZkError::ProofLength {
-            len: bytes.len(),
-            expected: SIGNATURE_LEN,
-        })?;
-        Ok(SignatureProof { signature })
+        Ok(SignatureProof {
+            signature: fixed_len(bytes)?,
+        })
     }
 }
 
@@ -140,15 +139,11 @@ impl Proof for MemberSignatureProof {
     }
 
     fn emit(&self, out: &mut [u8]) -> Result<usize, ZkError> {
-        let dst = out
-            .get_mut(..MemberSignatureProof::LEN)
-            .ok_or(ZkError::BufferTooSmall {
-                needed: MemberSignatureProof::LEN,
-            })?;
-        let (index, signature) = dst.split_at_mut(1);
-        index.copy_from_slice(&[self.index]);
-        signature.copy_from_slice(&self.signature);
-        Ok(MemberSignatureProof::LEN)
+        emit_with(out, MemberSignatureProof::LEN, |dst| {
+            let (index, signature) = dst.split_at_mut(1);
+            index.copy_from_slice(&[self.index]);
+            signature.copy_from_slice(&self.signature);
+        })
     }
 
     fn parse(bytes: &[u8]) -> Result<MemberSignatureProof, ZkError> {
@@ -198,16 +193,13 @@ impl Proof for PostCountProof {
     }
 
     fn emit(&self, out: &mut [u8]) -> Result<usize, ZkError> {
-        let needed = self.encoded_len();
-        let dst = out
-            .get_mut(..needed)
-            .ok_or(ZkError::BufferTooSmall { needed })?;
-        let (signature, rest) = dst.split_at_mut(SIGNATURE_LEN);
-        signature.copy_from_slice(&self.signature);
-        for (chunk, h) in rest.chunks_exact_mut(HEADER_LEN).zip(&self.headers) {
-            chunk.copy_from_slice(&h.to_bytes());
-        }
-        Ok(needed)
+        emit_with(out, self.encoded_len(), |dst| {
+            let (signature, rest) = dst.split_at_mut(SIGNATURE_LEN);
+            signature.copy_from_slice(&self.signature);
+            for (chunk, h) in rest.chunks_exact_mut(HEADER_LEN).zip(&self.headers) {
+                chunk.copy_from_slice(&h.to_bytes());
+            }
+        })
     }
 
     fn parse(bytes: &[u8]) -> Result<PostCountProof, ZkError> {
@@ -292,13 +284,9 @@ impl Prover<KnowsKey> for Placeholder {
         binding: &Binding<'_>,
         _rng: &mut R,
     ) -> Result<SignatureProof, ZkError> {
-        statement.validate()?;
-        if witness.public() != statement.key {
-            return Err(ZkError::WitnessMismatch);
-        }
-        let digest = knows_key_digest(statement, binding);
+        check_witness(statement, &statement.key, witness)?;
         Ok(SignatureProof {
-            signature: witness.sign(&signed_message(&digest)),
+            signature: sign(witness, &knows_key_digest(statement, binding)),
         })
     }
 }
@@ -337,10 +325,9 @@ impl Prover<RingMember<'_>> for Placeholder {
             .position(|k| *k == me)
             .ok_or(ZkError::NotAMember)?;
         let index = u8::try_from(index).map_err(|_| ZkError::NotAMember)?;
-        let digest = ring_digest(statement, binding);
         Ok(MemberSignatureProof {
             index,
-            signature: witness.sign(&signed_message(&digest)),
+            signature: sign(witness, &ring_digest(statement, binding)),
         })
     }
 }
@@ -375,10 +362,7 @@ impl Prover<PostCount> for Placeholder {
         binding: &Binding<'_>,
         _rng: &mut R,
     ) -> Result<PostCountProof, ZkError> {
-        statement.validate()?;
-        if witness.keys.public() != statement.author {
-            return Err(ZkError::WitnessMismatch);
-        }
+        check_witness(statement, &statement.author, &witness.keys)?;
         let needed = usize::from(statement.posts);
         let shown = witness.posts.get(..needed).ok_or(ZkError::TooFewHeaders {
             needed,
@@ -388,9 +372,8 @@ impl Prover<PostCount> for Placeholder {
             posts: statement.posts,
             max: POST_COUNT_MAX,
         })?;
-        let digest = post_count_digest(statement, shown, binding);
         Ok(PostCountProof {
-            signature: witness.keys.sign(&signed_message(&digest)),
+            signature: sign(&witness.keys, &post_count_digest(statement, shown, binding)),
             headers,
         })
     }
