@@ -1,11 +1,11 @@
 //! The `glitter` command line: argument definitions and command dispatch.
 
-use anyhow::{Context, Result, bail};
+use crate::commands;
+use crate::commands::account::AccountCommand;
+use anyhow::Result;
 use clap::{Parser, Subcommand};
-use glitter_host::account::{Action, author_arg};
-use glitter_host::chainfile::{ChainFile, read_verified};
-use glitter_host::datadir::{DataDir, ImportOutcome};
-use glitter_host::{feed, os};
+use glitter_host::datadir::DataDir;
+use glitter_host::os;
 use std::path::{Path, PathBuf};
 
 /// glitter: a social network of personal blockchains.
@@ -37,33 +37,9 @@ pub enum Command {
     },
     /// Print this data directory's identity.
     Whoami,
-    /// Append a post to your chain.
-    Post {
-        /// The text (at most 512 bytes of UTF-8).
-        text: String,
-        /// Reply to a block, given as AUTHOR:SEQ (the block must be stored here).
-        #[arg(long, value_name = "AUTHOR:SEQ")]
-        reply_to: Option<String>,
-    },
-    /// Follow an author (appends a Follow block).
-    Follow {
-        /// The author's public key, 64 hex digits.
-        author: String,
-    },
-    /// Stop following an author (appends an Unfollow block).
-    Unfollow {
-        /// The author's public key, 64 hex digits.
-        author: String,
-    },
-    /// Set your profile (appends a Profile block).
-    Profile {
-        /// Display name (at most 64 bytes).
-        #[arg(long)]
-        name: String,
-        /// About text (at most 256 bytes).
-        #[arg(long, default_value = "")]
-        about: String,
-    },
+    /// Post, follow, unfollow, set the profile.
+    #[command(flatten)]
+    Account(AccountCommand),
     /// Show your chain and the chains you imported, oldest first.
     Feed,
     /// Write a chain to a chain file.
@@ -91,21 +67,21 @@ pub enum Command {
     Backup {
         /// What to do.
         #[command(subcommand)]
-        command: crate::commands::backup::BackupCommand,
+        command: commands::backup::BackupCommand,
     },
     /// Restore an identity from k custodians into an empty data directory.
-    Restore(crate::commands::backup::RestoreArgs),
+    Restore(commands::backup::RestoreArgs),
     /// Run the demo story: three people, real crypto, a simulated network.
     Demo,
     /// Run a simulator scenario (deterministic; prints its seed and replay command).
     Sim {
         /// The scenario.
         #[command(subcommand)]
-        scenario: crate::commands::sim::SimCommand,
+        scenario: commands::sim::SimCommand,
     },
     /// Run a networked node on the data directory (rust-libp2p), or, with a
     /// subcommand, drive the node running there (see docs/NETWORK.md).
-    Node(crate::commands::node::NodeArgs),
+    Node(commands::node::NodeArgs),
 }
 
 /// The default data directory.
@@ -141,159 +117,38 @@ pub fn run(cli: Cli) -> Result<()> {
 /// # Errors
 /// As [`run`].
 pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
-    let mut out = Vec::new();
     match command {
-        Command::Demo => return crate::demo::run(),
-        Command::Backup { command } => {
-            glitter_net::check_no_node(dir)?;
-            return crate::commands::backup::run_backup(dir, command, os::now_ms());
-        }
-        Command::Restore(args) => {
-            glitter_net::check_no_node(dir)?;
-            return crate::commands::backup::run_restore(dir, args);
-        }
-        Command::Sim { scenario } => return crate::commands::sim::run(scenario),
+        Command::Demo => return commands::demo::run(),
+        Command::Sim { scenario } => return commands::sim::run(scenario),
+        Command::Verify { file } => return commands::chain::verify(&file),
         Command::Node(args) => {
-            crate::commands::node::run(args, dir)?;
-            return Ok(out);
-        }
-        Command::Verify { file } => {
-            let chain = read_verified(&file)?;
-            out.push(format!("ok: {}", file.display()));
-            out.push(format!("author: {}", chain.author));
-            out.push(format!("blocks: {}", chain.headers.len()));
-            out.push(match chain.head() {
-                Some(h) => format!("head: seq {} id {}", h.seq, h.id()),
-                None => "head: (empty chain)".to_string(),
-            });
-            return Ok(out);
+            commands::node::run(args, dir)?;
+            return Ok(Vec::new());
         }
         _ => {}
     }
     // A running node owns the image: offline commands would write behind its back.
     glitter_net::check_no_node(dir)?;
-    let data = DataDir::open(dir)?;
     match command {
-        Command::Keygen { seed } => {
-            let seed: [u8; 32] = match seed {
-                Some(s) => hex::decode(s.trim())
-                    .ok()
-                    .and_then(|v| v.try_into().ok())
-                    .context("--seed must be 64 hex digits")?,
-                None => os::random32()?,
-            };
-            let keys = data.create_identity(seed)?;
-            out.push(format!("created identity {}", keys.public()));
-            out.push(format!("in {}", data.root().display()));
-        }
-        Command::Whoami => {
-            let keys = data.identity()?;
-            let chain = data.chain(&keys.public())?;
-            let name = feed::names(std::slice::from_ref(&chain))
-                .remove(&keys.public())
-                .unwrap_or_else(|| "(no profile)".into());
-            out.push(format!("{} {}", keys.public(), name));
-            out.push(format!("chain: {} blocks", chain.headers.len()));
-            let f = feed::follows(&chain);
-            out.push(format!("follows: {}", f.len()));
-        }
-        Command::Post { text, reply_to } => {
-            out.push(account(&data, Action::Post { text, reply_to })?)
-        }
-        Command::Follow { author } => out.push(account(&data, Action::Follow { author })?),
-        Command::Unfollow { author } => out.push(account(&data, Action::Unfollow { author })?),
-        Command::Profile { name, about } => {
-            out.push(account(&data, Action::Profile { name, about })?)
-        }
-        Command::Fsck => {
-            let (m, u) = data.fsck()?;
-            out.push(format!(
-                "image: {}",
-                data.root().join(glitter_host::datadir::IMAGE_FILE).display()
-            ));
-            out.push(format!(
-                "records: {} blocks by {} authors, {} pages in use",
-                m.records, m.authors, m.pages_in_use
-            ));
-            out.push(match m.torn_tail {
-                Some(t) => format!(
-                    "torn tail: an interrupted append at offset {} was discarded (repaired: {})",
-                    t.offset, t.repaired
-                ),
-                None => "torn tail: none (the last session ended cleanly)".to_string(),
-            });
-            out.push(format!(
-                "space: {} of {} bytes used, {} free; {} bytes of blocks stored",
-                u.flash_bytes_used, u.flash_bytes, u.flash_bytes_free, u.stored_bytes
-            ));
-            out.push(format!(
-                "index: {} of {} blocks, {} of {} authors ({} bytes of RAM)",
-                u.blocks, u.blocks_max, u.authors, u.authors_max, u.index_bytes
-            ));
-            out.push("ok".into());
-        }
-        Command::Feed => {
-            let mut chains = Vec::new();
-            for a in data.authors()? {
-                chains.push(data.chain(&a)?);
+        Command::Backup { command } => commands::backup::run_backup(dir, command, os::now_ms()),
+        Command::Restore(args) => commands::backup::run_restore(dir, args),
+        command => {
+            let data = DataDir::open(dir)?;
+            match command {
+                Command::Keygen { seed } => commands::account::keygen(&data, seed),
+                Command::Whoami => commands::account::whoami(&data),
+                Command::Account(cmd) => commands::account::run(&data, cmd),
+                Command::Fsck => commands::chain::fsck(&data),
+                Command::Feed => commands::chain::feed(&data),
+                Command::Export { file, author } => commands::chain::export(&data, &file, author),
+                Command::Import { file } => commands::chain::import(&data, &file),
+                Command::Verify { .. }
+                | Command::Demo
+                | Command::Sim { .. }
+                | Command::Node(_)
+                | Command::Backup { .. }
+                | Command::Restore(_) => Ok(Vec::new()),
             }
-            if chains.is_empty() {
-                out.push("(no chains yet: glitter keygen, glitter post, glitter import)".into());
-            }
-            for (author, seq) in data.forks()? {
-                out.push(format!(
-                    "!! {author} FORKED at seq {seq}: blocks from there on are disputed"
-                ));
-            }
-            out.extend(feed::render(&chains));
         }
-        Command::Export { file, author } => {
-            let a = match author {
-                Some(a) => author_arg(&a)?,
-                None => data.identity()?.public(),
-            };
-            let chain = data.chain(&a)?;
-            if chain.headers.is_empty() {
-                bail!("no chain stored for {a}");
-            }
-            glitter_host::datadir::write_atomic(&file, &ChainFile::from_chain(&chain).to_bytes(), false)?;
-            out.push(format!(
-                "exported {} blocks of {a} to {}",
-                chain.headers.len(),
-                file.display()
-            ));
-        }
-        Command::Import { file } => {
-            let chain = read_verified(&file)?;
-            let outcome = data
-                .import(&chain)
-                .with_context(|| format!("{}", file.display()))?;
-            out.push(match outcome {
-                ImportOutcome::New { blocks } => {
-                    format!("imported {blocks} blocks of {}", chain.author)
-                }
-                ImportOutcome::Extended { added } => {
-                    format!("added {added} blocks to {}", chain.author)
-                }
-                ImportOutcome::UpToDate => format!("{} already up to date", chain.author),
-            });
-        }
-        Command::Verify { .. }
-        | Command::Demo
-        | Command::Sim { .. }
-        | Command::Node(_)
-        | Command::Backup { .. }
-        | Command::Restore(_) => {}
     }
-    Ok(out)
-}
-
-/// Appends the block of an account action to the own chain, by the shared rules.
-fn account(data: &DataDir, action: Action) -> Result<String> {
-    let payload = action.payload(|author, seq| {
-        let chain = data.chain(author).ok()?;
-        chain.headers.get(usize::try_from(seq).ok()?.checked_sub(1)?).copied()
-    })?;
-    let h = data.append_own(&payload, os::now_ms())?;
-    Ok(action.done(&h))
 }

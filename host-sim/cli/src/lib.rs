@@ -5,7 +5,6 @@
 
 pub mod cli;
 pub mod commands;
-pub mod demo;
 
 /// Prints one line on stdout. A closed stdout (`glitter feed | head`) is not an error
 /// worth a panic: the line is dropped and `false` says that nobody reads any more.

@@ -3,9 +3,7 @@
 
 use glitter::commands::backup::{BackupCommand, RestoreArgs, run_backup, run_restore};
 use glitter_host::datadir::DataDir;
-use glitter_sim::backup::{
-    BackupPlan, NoForkPlan, backup, binomial_at_least, no_forks, storage,
-};
+use glitter_sim::backup::{BackupPlan, NoForkPlan, backup, binomial_at_least, no_forks, storage};
 
 fn replay(seed: u64, what: &str) -> String {
     format!("seed {seed}; replay: cargo test -p glitter-sim --test backup {what}")

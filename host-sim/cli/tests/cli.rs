@@ -135,7 +135,7 @@ fn keygen_refuses_to_overwrite_and_errors_are_one_line() {
 
 #[test]
 fn demo_tells_its_story() {
-    let out = glitter::demo::run().unwrap();
+    let out = glitter::commands::demo::run().unwrap();
     let text = out.join("\n");
     for needle in [
         "alice posts block 1",

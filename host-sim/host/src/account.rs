@@ -6,7 +6,7 @@
 //! result; storing the block is the caller's (a data directory's
 //! [`DataDir::append_own`](crate::datadir::DataDir::append_own), or the node's store).
 
-use anyhow::{Context, Result, anyhow};
+use crate::error::AccountError;
 use glitter_core::sig::PublicKey;
 use glitter_core::social::{BlockRef, Follow, Payload, Unfollow};
 use glitter_core::wire::header::Header;
@@ -50,22 +50,24 @@ impl Action {
     pub fn payload(
         &self,
         mut header_of: impl FnMut(&PublicKey, u64) -> Option<Header>,
-    ) -> Result<Payload> {
+    ) -> Result<Payload, AccountError> {
         Ok(match self {
             Action::Post { text, reply_to } => {
                 let reply = match reply_to {
                     None => None,
                     Some(r) => {
-                        let (a, s) = r.split_once(':').context("--reply-to takes AUTHOR:SEQ")?;
+                        let (a, s) = r.split_once(':').ok_or(AccountError::ReplyForm)?;
                         let author = author_arg(a)?;
-                        let seq: u64 = s.parse().context("--reply-to: SEQ must be a number")?;
-                        let h = header_of(&author, seq).with_context(|| {
-                            format!("--reply-to: block {author}:{seq} is not stored here")
-                        })?;
+                        let seq: u64 = s.parse().map_err(|_| AccountError::ReplySeq)?;
+                        let h = header_of(&author, seq)
+                            .ok_or(AccountError::ReplyUnknown { author, seq })?;
                         Some(BlockRef::new(author, seq, h.id()))
                     }
                 };
-                Payload::post(text, reply).map_err(|e| anyhow!("post text: {e}"))?
+                Payload::post(text, reply).map_err(|source| AccountError::Text {
+                    field: "post text",
+                    source,
+                })?
             }
             Action::Follow { author } => Payload::Follow(Follow {
                 author: author_arg(author)?.0,
@@ -74,7 +76,10 @@ impl Action {
                 author: author_arg(author)?.0,
             }),
             Action::Profile { name, about } => {
-                Payload::profile(name, about).map_err(|e| anyhow!("profile: {e}"))?
+                Payload::profile(name, about).map_err(|source| AccountError::Text {
+                    field: "profile",
+                    source,
+                })?
             }
         })
     }
@@ -104,9 +109,11 @@ pub fn parse_author(s: &str) -> Option<PublicKey> {
 ///
 /// # Errors
 /// Not 64 hex digits, or not a usable key.
-pub fn author_arg(s: &str) -> Result<PublicKey> {
-    let pk = parse_author(s).with_context(|| format!("{s:?} is not a 64-hex-digit author key"))?;
-    pk.validate()
-        .map_err(|e| anyhow!("{s}: not a usable author key: {e}"))?;
+pub fn author_arg(s: &str) -> Result<PublicKey, AccountError> {
+    let pk = parse_author(s).ok_or_else(|| AccountError::NotAKey(s.to_string()))?;
+    pk.validate().map_err(|source| AccountError::UnusableKey {
+        given: s.to_string(),
+        source,
+    })?;
     Ok(pk)
 }

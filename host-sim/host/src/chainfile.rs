@@ -11,7 +11,8 @@
 //! Blocks are in seq order from 1. Nothing may follow the last block. Reading checks
 //! only the framing; [`ChainFile::verify`] checks every block with `ChainState::verify_next`.
 
-use anyhow::{Context, Result, bail};
+pub use crate::error::BlockFailure;
+use crate::error::{ChainFileError, ParseError};
 use glitter_core::chain::ChainState;
 use glitter_core::sig::PublicKey;
 use glitter_core::wire::header::{HEADER_LEN, Header, PAYLOAD_LEN_MAX};
@@ -60,83 +61,68 @@ impl VerifiedChain {
     }
 }
 
-/// Why a chain file does not verify: the block index (0-based in the file) and seq,
-/// and the reason.
-#[derive(Debug)]
-pub struct BlockFailure {
-    /// Position in the file, from 0.
-    pub index: usize,
-    /// The seq the block claims, if its header decoded.
-    pub seq: Option<u64>,
-    /// What is wrong.
-    pub error: glitter_core::ChainError,
-}
-
-impl std::fmt::Display for BlockFailure {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.seq {
-            Some(s) => write!(f, "block #{} (seq {s}): {}", self.index, self.error),
-            None => write!(f, "block #{}: {}", self.index, self.error),
-        }
-    }
-}
-
-impl std::error::Error for BlockFailure {}
-
 impl ChainFile {
     /// Parses the framing of a chain file.
     ///
     /// # Errors
     /// A one-line description of the first framing problem.
-    pub fn parse(bytes: &[u8]) -> Result<ChainFile> {
+    pub fn parse(bytes: &[u8]) -> Result<ChainFile, ParseError> {
         let mut r = Reader { bytes, pos: 0 };
-        if r.take(8)
-            .context("file too short for the chain file header")?
-            != MAGIC
-        {
-            bail!("not a glitter chain file (bad magic)");
+        if bytes.len() < FILE_HEADER_LEN {
+            return Err(ParseError::TooShort);
         }
-        let version = u16::from_le_bytes(r.array()?);
+        if r.take(8).ok_or(ParseError::TooShort)? != MAGIC {
+            return Err(ParseError::BadMagic);
+        }
+        let version = u16::from_le_bytes(r.array().ok_or(ParseError::TooShort)?);
         if version != FILE_VERSION {
-            bail!("unsupported chain file version {version} (this build reads {FILE_VERSION})");
+            return Err(ParseError::Version {
+                found: version,
+                reads: FILE_VERSION,
+            });
         }
-        let author = PublicKey(r.array()?);
-        let count = u64::from_le_bytes(r.array()?);
+        let author = PublicKey(r.array().ok_or(ParseError::TooShort)?);
+        let count = u64::from_le_bytes(r.array().ok_or(ParseError::TooShort)?);
         // Bound the count by what the remaining bytes could possibly hold.
         let max_blocks = (bytes.len().saturating_sub(FILE_HEADER_LEN)) / (HEADER_LEN + 1);
         if count > max_blocks as u64 {
-            bail!("file claims {count} blocks but can hold at most {max_blocks}");
+            return Err(ParseError::Count {
+                count,
+                max: max_blocks,
+            });
         }
         let mut blocks = Vec::with_capacity(count as usize);
         for i in 0..count as usize {
-            let header: [u8; HEADER_LEN] = r
-                .array()
-                .with_context(|| format!("block #{i}: truncated header"))?;
-            let flag = r
+            let truncated = |what| ParseError::Truncated { index: i, what };
+            let header: [u8; HEADER_LEN] = r.array().ok_or_else(|| truncated("header"))?;
+            let flag = *r
                 .take(1)
-                .with_context(|| format!("block #{i}: truncated"))?[0];
+                .and_then(|b| b.first())
+                .ok_or_else(|| truncated("flag"))?;
             let len = usize::from(u16::from_le_bytes([header[2], header[3]]));
             let payload = match flag {
                 0 => None,
                 1 => {
                     if len > PAYLOAD_LEN_MAX {
-                        bail!("block #{i}: payload length {len} exceeds {PAYLOAD_LEN_MAX}");
+                        return Err(ParseError::PayloadLen {
+                            index: i,
+                            len,
+                            max: PAYLOAD_LEN_MAX,
+                        });
                     }
-                    Some(
-                        r.take(len)
-                            .with_context(|| format!("block #{i}: truncated payload"))?
-                            .to_vec(),
-                    )
+                    Some(r.take(len).ok_or_else(|| truncated("payload"))?.to_vec())
                 }
-                other => bail!("block #{i}: invalid payload flag {other}"),
+                other => {
+                    return Err(ParseError::Flag {
+                        index: i,
+                        flag: other,
+                    });
+                }
             };
             blocks.push(RawBlock { header, payload });
         }
         if r.pos != bytes.len() {
-            bail!(
-                "{} trailing bytes after the last block",
-                bytes.len() - r.pos
-            );
+            return Err(ParseError::Trailing(bytes.len() - r.pos));
         }
         Ok(ChainFile { author, blocks })
     }
@@ -206,11 +192,19 @@ impl ChainFile {
 ///
 /// # Errors
 /// I/O, framing or verification failures, naming the file (and the block).
-pub fn read_verified(path: &Path) -> Result<VerifiedChain> {
-    let bytes = std::fs::read(path).with_context(|| format!("{}: cannot read", path.display()))?;
-    let file = ChainFile::parse(&bytes).with_context(|| format!("{}", path.display()))?;
-    file.verify()
-        .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+pub fn read_verified(path: &Path) -> Result<VerifiedChain, ChainFileError> {
+    let bytes = std::fs::read(path).map_err(|source| ChainFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file = ChainFile::parse(&bytes).map_err(|source| ChainFileError::Parse {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    file.verify().map_err(|source| ChainFileError::Verify {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 struct Reader<'a> {
@@ -219,19 +213,13 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8]> {
-        let end = self.pos.checked_add(n).context("length overflow")?;
-        let s = self
-            .bytes
-            .get(self.pos..end)
-            .context("unexpected end of file")?;
+    fn take(&mut self, n: usize) -> Option<&'a [u8]> {
+        let end = self.pos.checked_add(n)?;
+        let s = self.bytes.get(self.pos..end)?;
         self.pos = end;
-        Ok(s)
+        Some(s)
     }
-    fn array<const N: usize>(&mut self) -> Result<[u8; N]> {
-        let s = self.take(N)?;
-        let mut a = [0u8; N];
-        a.copy_from_slice(s);
-        Ok(a)
+    fn array<const N: usize>(&mut self) -> Option<[u8; N]> {
+        self.take(N)?.try_into().ok()
     }
 }

@@ -19,9 +19,8 @@
 //! never touches the image.
 
 use crate::chainfile::{VerifiedChain, read_verified};
+use crate::error::DataDirError;
 use crate::flash_file::FileFlash;
-use anyhow::{Context, Result, bail};
-use crate::backup::{Block, OwnChain};
 use glitter_core::BlockBuilder;
 use glitter_core::chain::{ChainState, ForkProof, Head};
 use glitter_core::sig::{KeyPair, PublicKey};
@@ -30,6 +29,18 @@ use glitter_core::store::{BlockLog, FlashLog, MountReport, Usage};
 use glitter_core::wire::header::Header;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+type Result<T, E = DataDirError> = std::result::Result<T, E>;
+
+fn io(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> DataDirError {
+    let path = path.to_path_buf();
+    move |source| DataDirError::Io { path, what, source }
+}
+
+fn store(path: &Path) -> impl FnOnce(crate::error::StoreError) -> DataDirError {
+    let path = path.to_path_buf();
+    move |source| DataDirError::Store { path, source }
+}
 
 /// The host's block store: a flash log over the image file. Index capacity: 256
 /// authors and 65,536 blocks (about 260 KiB of RAM while open).
@@ -85,8 +96,7 @@ impl DataDir {
     /// If the directory cannot be created, or a format-1 directory fails to migrate
     /// (nothing is lost: the old files stay).
     pub fn open_sized(root: &Path, image_bytes: usize) -> Result<DataDir> {
-        std::fs::create_dir_all(root)
-            .with_context(|| format!("{}: cannot create data directory", root.display()))?;
+        std::fs::create_dir_all(root).map_err(io(root, "cannot create data directory"))?;
         let d = DataDir {
             root: root.to_path_buf(),
             image_bytes,
@@ -110,17 +120,15 @@ impl DataDir {
             // Format a new image without a sync per erased page, then sync once: an
             // interrupted format leaves no glitter page, which the next open formats.
             let mut f = FileFlash::create(&path, self.image_bytes)
-                .with_context(|| format!("{}: cannot create the flash image", path.display()))?;
+                .map_err(io(&path, "cannot create the flash image"))?;
             f.set_sync_writes(false);
-            let log = HostLog::format(f).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+            let log = HostLog::format(f).map_err(store(&path))?;
             let mut f = log.into_flash();
-            f.sync()
-                .with_context(|| format!("{}: cannot sync the new image", path.display()))?;
+            f.sync().map_err(io(&path, "cannot sync the new image"))?;
         }
-        let flash = FileFlash::open_existing(&path)
-            .with_context(|| format!("{}: cannot open the flash image", path.display()))?;
-        let log = HostLog::mount_or_format(flash)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+        let flash =
+            FileFlash::open_existing(&path).map_err(io(&path, "cannot open the flash image"))?;
+        let log = HostLog::mount_or_format(flash).map_err(store(&path))?;
         Ok(Box::new(log))
     }
 
@@ -141,17 +149,17 @@ impl DataDir {
             return Ok(());
         }
         let mut chains = Vec::new();
-        for e in std::fs::read_dir(&old)? {
-            let path = e?.path();
+        for e in std::fs::read_dir(&old).map_err(io(&old, "cannot list"))? {
+            let path = e.map_err(io(&old, "cannot list"))?.path();
             if path.extension().is_some_and(|x| x == "chain") {
-                chains.push(read_verified(&path).with_context(|| "migrating format 1")?);
+                chains.push(read_verified(&path).map_err(|e| DataDirError::Migrate(Box::new(e)))?);
             }
         }
         for c in &chains {
             self.import(c)?;
         }
         std::fs::rename(&old, self.root.join("chains.migrated"))
-            .with_context(|| format!("{}: cannot rename after migration", old.display()))?;
+            .map_err(io(&old, "cannot rename after migration"))?;
         Ok(())
     }
 
@@ -178,8 +186,9 @@ impl DataDir {
         if !dir.exists() {
             return Ok(out);
         }
-        for e in std::fs::read_dir(dir)? {
-            let bytes = std::fs::read(e?.path())?;
+        for e in std::fs::read_dir(&dir).map_err(io(&dir, "cannot list"))? {
+            let path = e.map_err(io(&dir, "cannot list"))?.path();
+            let bytes = std::fs::read(&path).map_err(io(&path, "cannot read"))?;
             if let Ok(p) = ForkProof::decode(&bytes) {
                 out.push((p.author(), p.seq()));
             }
@@ -195,15 +204,15 @@ impl DataDir {
     pub fn create_identity(&self, seed: [u8; 32]) -> Result<KeyPair> {
         let path = self.seed_path();
         if path.exists() {
-            bail!(
-                "{}: an identity already exists; refusing to overwrite it",
-                path.display()
-            );
+            return Err(DataDirError::IdentityExists { path });
         }
-        let keys = KeyPair::from_seed(seed).map_err(|e| anyhow::anyhow!("{e}"))?;
+        let keys = KeyPair::from_seed(seed).map_err(|source| DataDirError::ZeroSeed {
+            path: path.clone(),
+            source,
+        })?;
         keys.public()
             .validate()
-            .map_err(|e| anyhow::anyhow!("seed gives an unusable key: {e}"))?;
+            .map_err(DataDirError::UnusableKey)?;
         write_atomic(&path, hex::encode(seed).as_bytes(), true)?;
         Ok(keys)
     }
@@ -214,17 +223,15 @@ impl DataDir {
     /// If there is none (run `glitter keygen`), or the file is malformed.
     pub fn identity(&self) -> Result<KeyPair> {
         let path = self.seed_path();
-        let text = std::fs::read_to_string(&path).with_context(|| {
-            format!(
-                "{}: no identity here; run `glitter keygen` first",
-                path.display()
-            )
+        let text = std::fs::read_to_string(&path).map_err(|source| DataDirError::NoIdentity {
+            path: path.clone(),
+            source,
         })?;
         let seed: [u8; 32] = hex::decode(text.trim())
             .ok()
             .and_then(|v| v.try_into().ok())
-            .with_context(|| format!("{}: not a 64-hex-digit seed", path.display()))?;
-        KeyPair::from_seed(seed).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
+            .ok_or_else(|| DataDirError::BadSeed { path: path.clone() })?;
+        KeyPair::from_seed(seed).map_err(|source| DataDirError::ZeroSeed { path, source })
     }
 
     /// The authors whose chains are stored, sorted.
@@ -259,17 +266,22 @@ impl DataDir {
         let me = keys.public();
         let mut log = self.log()?;
         let head: Option<Head> = log.head(&me);
-        let state = ChainState::resume(me, head).map_err(|e| anyhow::anyhow!("own chain: {e}"))?;
-        let mut builder =
-            BlockBuilder::new(keys, state).map_err(|e| anyhow::anyhow!("own chain: {e}"))?;
+        let own = |source| DataDirError::Chain {
+            what: "own chain",
+            source,
+        };
+        let state = ChainState::resume(me, head).map_err(own)?;
+        let mut builder = BlockBuilder::new(keys, state).map_err(own)?;
         let (h, bytes) = {
             let mut src = log.source(me);
             builder
                 .next(payload, now_ms, &mut src)
-                .map_err(|e| anyhow::anyhow!("append: {e}"))?
+                .map_err(|source| DataDirError::Chain {
+                    what: "append",
+                    source,
+                })?
         };
-        log.append(&h, bytes)
-            .map_err(|e| anyhow::anyhow!("{}: {e}", self.image_path().display()))?;
+        log.append(&h, bytes).map_err(store(&self.image_path()))?;
         Ok(h)
     }
 
@@ -289,22 +301,22 @@ impl DataDir {
         let tmp = self.root.join(format!("{IMAGE_FILE}.new"));
         let _ = std::fs::remove_file(&tmp);
         let mut f = FileFlash::create(&tmp, self.image_bytes)
-            .with_context(|| format!("{}: cannot create the flash image", tmp.display()))?;
+            .map_err(io(&tmp, "cannot create the flash image"))?;
         f.set_sync_writes(false);
-        let mut log = HostLog::format(f).map_err(|e| anyhow::anyhow!("{}: {e}", tmp.display()))?;
+        let mut log = HostLog::format(f).map_err(store(&tmp))?;
         for (h, p) in chain.headers.iter().zip(&chain.payloads) {
-            let p = p
-                .as_deref()
-                .with_context(|| format!("block {} has no payload", h.seq))?;
+            let p = p.as_deref().ok_or(DataDirError::NoPayload { seq: h.seq })?;
             log.append(h, p)
-                .map_err(|e| anyhow::anyhow!("{}: block {}: {e}", tmp.display(), h.seq))?;
+                .map_err(|source| DataDirError::StoreBlock {
+                    path: tmp.clone(),
+                    seq: h.seq,
+                    source,
+                })?;
         }
         let mut f = log.into_flash();
-        f.sync()
-            .with_context(|| format!("{}: cannot sync the new image", tmp.display()))?;
+        f.sync().map_err(io(&tmp, "cannot sync the new image"))?;
         drop(f);
-        std::fs::rename(&tmp, &path)
-            .with_context(|| format!("{}: cannot move the new image into place", path.display()))?;
+        std::fs::rename(&tmp, &path).map_err(io(&path, "cannot move the new image into place"))?;
         if let Ok(d) = std::fs::File::open(&self.root) {
             let _ = d.sync_all();
         }
@@ -322,18 +334,17 @@ impl DataDir {
             if a.id() != b.id() {
                 // Two valid signed blocks at one seq: keep the transferable proof and
                 // mark the author as forked; the stored chain is left as it was.
-                let proof = ForkProof::new(*a, *b).map_err(|e| {
-                    anyhow::anyhow!("conflicting block {} is not a valid fork: {e}", a.seq)
-                })?;
-                std::fs::create_dir_all(self.root.join("forks"))?;
+                let proof = ForkProof::new(*a, *b)
+                    .map_err(|source| DataDirError::NotAFork { seq: a.seq, source })?;
+                let forks = self.root.join("forks");
+                std::fs::create_dir_all(&forks).map_err(io(&forks, "cannot create"))?;
                 let path = self.fork_path(&incoming.author);
                 write_atomic(&path, &proof.to_bytes(), false)?;
-                bail!(
-                    "author {} FORKED at seq {}: fork proof saved to {}; nothing imported",
-                    incoming.author,
-                    a.seq,
-                    path.display()
-                );
+                return Err(DataDirError::Forked {
+                    author: incoming.author,
+                    seq: a.seq,
+                    path,
+                });
             }
         }
         if incoming.headers.len() <= held.headers.len() {
@@ -345,7 +356,7 @@ impl DataDir {
             .skip(held.headers.len())
             .any(Option::is_none)
         {
-            bail!("the file has pruned payloads; this store keeps whole blocks, nothing imported");
+            return Err(DataDirError::Pruned);
         }
         let mut log = self.log()?;
         let path = self.image_path();
@@ -356,7 +367,11 @@ impl DataDir {
             .skip(held.headers.len())
         {
             log.append(h, p.as_deref().unwrap_or_default())
-                .map_err(|e| anyhow::anyhow!("{}: block {}: {e}", path.display(), h.seq))?;
+                .map_err(|source| DataDirError::StoreBlock {
+                    path: path.clone(),
+                    seq: h.seq,
+                    source,
+                })?;
         }
         Ok(if held.headers.is_empty() {
             ImportOutcome::New {
@@ -382,8 +397,15 @@ pub fn chain_from_log(log: &mut HostLog, author: &PublicKey) -> Result<VerifiedC
     for seq in 1..=head {
         let (h, p) = log
             .block(author, seq, &mut buf)
-            .map_err(|e| anyhow::anyhow!("reading block {seq} of {author}: {e}"))?
-            .with_context(|| format!("block {seq} of {author} missing from the image"))?;
+            .map_err(|source| DataDirError::StoreBlock {
+                path: PathBuf::from(IMAGE_FILE),
+                seq,
+                source,
+            })?
+            .ok_or(DataDirError::Missing {
+                author: *author,
+                seq,
+            })?;
         headers.push(h);
         payloads.push(Some(p.to_vec()));
     }
@@ -399,7 +421,9 @@ pub fn chain_from_log(log: &mut HostLog, author: &PublicKey) -> Result<VerifiedC
 /// # Errors
 /// On I/O failure; `path` is then unchanged.
 pub fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
-    let dir = path.parent().context("path has no parent")?;
+    let dir = path.parent().ok_or_else(|| DataDirError::NoParent {
+        path: path.to_path_buf(),
+    })?;
     let tmp = path.with_extension("tmp");
     {
         let mut opts = std::fs::OpenOptions::new();
@@ -411,51 +435,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
         }
         #[cfg(not(unix))]
         let _ = secret;
-        let mut f = opts
-            .open(&tmp)
-            .with_context(|| format!("{}: cannot write", tmp.display()))?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
+        let mut f = opts.open(&tmp).map_err(io(&tmp, "cannot write"))?;
+        f.write_all(bytes).map_err(io(&tmp, "cannot write"))?;
+        f.sync_all().map_err(io(&tmp, "cannot sync"))?;
     }
-    std::fs::rename(&tmp, path).with_context(|| format!("{}: cannot replace", path.display()))?;
+    std::fs::rename(&tmp, path).map_err(io(path, "cannot replace"))?;
     if let Ok(d) = std::fs::File::open(dir) {
         let _ = d.sync_all();
     }
     Ok(())
-}
-
-/// A data directory's own chain, as the backup flow sees it; blocks appended are
-/// stamped `now_ms`.
-#[derive(Debug)]
-pub struct OwnDir<'a> {
-    /// The directory.
-    pub dir: &'a DataDir,
-    /// The timestamp for appended blocks.
-    pub now_ms: u64,
-}
-
-impl OwnChain for OwnDir<'_> {
-    fn own_blocks(&mut self) -> Result<Vec<Block>> {
-        let me = self.dir.identity()?.public();
-        let chain = self.dir.chain(&me)?;
-        chain
-            .headers
-            .iter()
-            .zip(&chain.payloads)
-            .map(|(h, p)| {
-                p.clone()
-                    .map(|p| (*h, p))
-                    .with_context(|| format!("block {} has no payload: cannot back up", h.seq))
-            })
-            .collect()
-    }
-
-    fn append_own(&mut self, payload: &Payload) -> Result<Block> {
-        let h = self.dir.append_own(payload, self.now_ms)?;
-        let mut buf = [0u8; glitter_core::PAYLOAD_LEN_MAX];
-        let bytes = payload
-            .encode(&mut buf)
-            .map_err(|e| anyhow::anyhow!("payload: {e}"))?;
-        Ok((h, bytes.to_vec()))
-    }
 }

@@ -10,6 +10,7 @@ pub mod account;
 pub mod backup;
 pub mod chainfile;
 pub mod datadir;
+pub mod error;
 pub mod feed;
 pub mod flash_file;
 pub mod os;

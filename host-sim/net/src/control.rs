@@ -13,7 +13,8 @@
 //! → {"cmd":"status"}
 //! ```
 
-use anyhow::{Context, Result, bail};
+use crate::error::ControlError;
+use glitter_host::account::Action;
 use serde::{Deserialize, Serialize};
 use std::io::{BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
@@ -42,6 +43,14 @@ pub enum Request {
         /// Reply to a stored block, `AUTHOR:SEQ`.
         #[serde(default)]
         reply_to: Option<String>,
+    },
+    /// Appends a Profile block and announces it.
+    Profile {
+        /// Display name (at most 64 bytes).
+        name: String,
+        /// About text (at most 256 bytes).
+        #[serde(default)]
+        about: String,
     },
     /// Appends a Follow block and starts replicating the author.
     Follow {
@@ -96,6 +105,19 @@ pub enum Request {
     Stop,
 }
 
+impl From<Action> for Request {
+    /// The control request that runs an account action on the node: the control
+    /// protocol carries the same action set as the offline commands.
+    fn from(a: Action) -> Request {
+        match a {
+            Action::Post { text, reply_to } => Request::Post { text, reply_to },
+            Action::Follow { author } => Request::Follow { author },
+            Action::Unfollow { author } => Request::Unfollow { author },
+            Action::Profile { name, about } => Request::Profile { name, about },
+        }
+    }
+}
+
 /// A control response.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Response {
@@ -146,45 +168,47 @@ pub fn node_running(data_dir: &Path) -> bool {
 ///
 /// # Errors
 /// If no node answers on the socket, or the answer is not a response line.
-pub fn control_request(data_dir: &Path, req: &Request) -> Result<Response> {
+pub fn control_request(data_dir: &Path, req: &Request) -> Result<Response, ControlError> {
     let path = socket_path(data_dir);
-    let stream = std::os::unix::net::UnixStream::connect(&path).with_context(|| {
-        format!(
-            "{}: no glitter node is running on this data directory (start one with `glitter node`)",
-            path.display()
-        )
-    })?;
+    let stream = match std::os::unix::net::UnixStream::connect(&path) {
+        Ok(s) => s,
+        Err(source) => return Err(ControlError::NotRunning { path, source }),
+    };
     let timeout = Some(Duration::from_millis(CLIENT_TIMEOUT_MS));
-    stream.set_read_timeout(timeout)?;
-    stream.set_write_timeout(timeout)?;
-    let mut line = serde_json::to_string(req)?;
+    if let Err(source) = stream
+        .set_read_timeout(timeout)
+        .and_then(|()| stream.set_write_timeout(timeout))
+    {
+        return Err(ControlError::Timeouts { path, source });
+    }
+    let mut line = serde_json::to_string(req).map_err(ControlError::Encode)?;
     line.push('\n');
-    (&stream)
-        .write_all(line.as_bytes())
-        .with_context(|| format!("{}: cannot send the request", path.display()))?;
+    if let Err(source) = (&stream).write_all(line.as_bytes()) {
+        return Err(ControlError::Send { path, source });
+    }
     let mut answer = String::new();
-    BufReader::new(&stream)
+    if let Err(source) = BufReader::new(&stream)
         .take(16 * 1024 * 1024)
         .read_line(&mut answer)
-        .with_context(|| format!("{}: no answer from the node", path.display()))?;
-    if answer.trim().is_empty() {
-        bail!("{}: the node closed the connection", path.display());
+    {
+        return Err(ControlError::Receive { path, source });
     }
-    serde_json::from_str(answer.trim())
-        .with_context(|| format!("{}: the node's answer is not a response", path.display()))
+    if answer.trim().is_empty() {
+        return Err(ControlError::Closed { path });
+    }
+    serde_json::from_str(answer.trim()).map_err(|source| ControlError::Answer { path, source })
 }
 
 /// As [`control_request`], turning `ok: false` into an error.
 ///
 /// # Errors
-/// As [`control_request`], or the node's error.
-pub fn control_call(data_dir: &Path, req: &Request) -> Result<Response> {
+/// As [`control_request`], or the node's error ([`ControlError::Refused`]).
+pub fn control_call(data_dir: &Path, req: &Request) -> Result<Response, ControlError> {
     let r = control_request(data_dir, req)?;
     if !r.ok {
-        bail!(
-            "node: {}",
-            r.error.unwrap_or_else(|| "request failed".to_string())
-        );
+        return Err(ControlError::Refused(
+            r.error.unwrap_or_else(|| "request failed".to_string()),
+        ));
     }
     Ok(r)
 }

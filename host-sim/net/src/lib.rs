@@ -14,20 +14,24 @@
 //! - **Control:** CLI commands drive a running node over a Unix socket in the data
 //!   directory ([`control`]).
 //!
+//! Library code here never prints: the node's lines for its operator go to the
+//! [`glitter_host::Sink`] its caller passes. Errors are typed ([`error`]).
+//!
 //! [`Node`]: glitter_core::sync::Node
 
 pub mod backup_proto;
 pub mod codec;
 pub mod control;
+pub mod error;
 pub mod restore_net;
 pub mod runtime;
 pub mod store;
 pub mod transport;
 
-use anyhow::Result;
 use std::path::Path;
 
 pub use control::{Request, Response, control_call, control_request, node_running};
+pub use error::{ControlError, NodeError, NodeRunning, RequestError, RestoreError, SwarmError};
 
 /// Fails if a node is running on `data_dir` (it holds `<data-dir>/node.lock`). Offline
 /// commands that open the flash image should call this first: the running node owns
@@ -35,19 +39,16 @@ pub use control::{Request, Response, control_call, control_request, node_running
 /// tail while the node is mid-append) could damage it.
 ///
 /// # Errors
-/// "a glitter node is running on …" naming the directory.
-pub fn check_no_node(data_dir: &Path) -> Result<()> {
+/// [`NodeRunning`]: "a glitter node is running on …" naming the directory.
+pub fn check_no_node(data_dir: &Path) -> Result<(), NodeRunning> {
     let path = data_dir.join(runtime::LOCK_NAME);
     let Ok(f) = std::fs::File::open(&path) else {
         return Ok(()); // never ran a node here
     };
     match f.try_lock_shared() {
         Ok(()) | Err(std::fs::TryLockError::Error(_)) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => anyhow::bail!(
-            "{}: a glitter node is running on this data directory; use `glitter node post`, \
-             `glitter node follow`, `glitter node feed` …, or stop it with `glitter node stop`",
-            data_dir.display()
-        ),
+        Err(std::fs::TryLockError::WouldBlock) => Err(NodeRunning {
+            data_dir: data_dir.to_path_buf(),
+        }),
     }
 }
-

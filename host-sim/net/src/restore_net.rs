@@ -19,10 +19,7 @@ use super::codec::SyncCodec;
 use super::transport::{
     DialTargets, backup_behaviour, identify_behaviour, sync_behaviour, tcp_swarm,
 };
-use glitter_host::backup::{self, Block, Response as CustodianResponse, Restored, restore};
-use glitter_host::Sink;
-use glitter_host::backup::catch_up::{self, HeadReport, Standing};
-use anyhow::{Context, Result, anyhow, bail};
+use crate::error::{BoxError, RestoreError, SwarmError};
 use futures::StreamExt;
 use glitter_core::backup::seal::{RequesterKey, SealedRelease};
 use glitter_core::hash::Hash;
@@ -30,11 +27,14 @@ use glitter_core::sig::PublicKey;
 use glitter_core::sync::Message;
 use glitter_core::sync::message::{MESSAGE_LEN_MAX, WANT_COUNT_MAX};
 use glitter_core::wire::header::Header;
+use glitter_host::backup::catch_up::{self, HeadReport, Standing};
+use glitter_host::backup::{self, Block, Response as CustodianResponse, Restored, restore};
+use glitter_host::{Sink, os};
 use libp2p::request_response::{self, OutboundRequestId, ProtocolSupport};
 use libp2p::swarm::{NetworkBehaviour, SwarmEvent};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, ping};
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// How often unanswered custodians are asked again.
 pub const POLL_MS: u64 = 250;
@@ -266,15 +266,17 @@ impl Device<'_> {
     }
 }
 
-fn build_client() -> Result<Swarm<Client>> {
-    let key = libp2p::identity::Keypair::generate_ed25519();
+/// A client swarm with a one-time peer id (its key from the OS randomness).
+fn build_client() -> Result<Swarm<Client>, RestoreError> {
+    let key = libp2p::identity::Keypair::ed25519_from_bytes(os::random32()?)
+        .map_err(SwarmError::Identity)?;
     let behaviour = Client {
         backup: backup_behaviour(ProtocolSupport::Outbound),
         sync: sync_behaviour(ProtocolSupport::Outbound),
         identify: identify_behaviour(&key),
         ping: ping::Behaviour::new(ping::Config::new()),
     };
-    tcp_swarm(key, behaviour, Duration::from_secs(60))
+    Ok(tcp_swarm(key, behaviour, Duration::from_secs(60))?)
 }
 
 /// Restores `owner` from custodians at `custodians` (and `local`, responses already
@@ -282,8 +284,8 @@ fn build_client() -> Result<Swarm<Client>> {
 /// Waits at most `wait` for k approvals.
 ///
 /// # Errors
-/// No approval in time (with every custodian's state), a backup that cannot be
-/// restored, or a transport that cannot start.
+/// [`RestoreError`]: no approval in time (with the engine's last failure), or a
+/// transport that cannot start.
 pub fn run(
     owner: PublicKey,
     requester: &RequesterKey,
@@ -292,12 +294,14 @@ pub fn run(
     peers: &[Multiaddr],
     wait: Duration,
     out: &mut dyn Sink,
-) -> Result<NetRestore> {
+) -> Result<NetRestore, RestoreError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
-        .context("cannot start the tokio runtime")?;
-    rt.block_on(run_async(owner, requester, local, custodians, peers, wait, out))
+        .map_err(RestoreError::Tokio)?;
+    rt.block_on(run_async(
+        owner, requester, local, custodians, peers, wait, out,
+    ))
 }
 
 async fn run_async(
@@ -308,7 +312,7 @@ async fn run_async(
     peers: &[Multiaddr],
     wait: Duration,
     out: &mut dyn Sink,
-) -> Result<NetRestore> {
+) -> Result<NetRestore, RestoreError> {
     let mut d = Device {
         out,
         swarm: build_client()?,
@@ -329,10 +333,11 @@ async fn run_async(
         "ask each custodian to confirm this code with you, then to run: glitter node release {owner} {code}"
     ));
     d.redial();
-    let deadline = Instant::now() + wait;
+    let deadline = os::instant() + wait;
     let mut poll = tokio::time::interval(Duration::from_millis(POLL_MS));
     let mut last_try = 0usize;
-    let mut last_failure = String::from("no custodian has answered yet");
+    // The engine's last refusal (none while no custodian has answered).
+    let mut last_failure: Option<BoxError> = None;
     // 1. Shares and shards, until the engine restores or the wait ends.
     let restored = loop {
         if d.released.len() + local.len() > last_try {
@@ -341,14 +346,15 @@ async fn run_async(
             all.extend(d.released.values().cloned());
             match restore(owner, requester, &all) {
                 Ok(r) => break r,
-                Err(e) => last_failure = e.to_string(),
+                Err(e) => last_failure = Some(e.into()),
             }
         }
-        if Instant::now() >= deadline {
-            bail!(
-                "restore failed: no backup could be restored within {} s: {last_failure}",
-                wait.as_secs()
-            );
+        if os::instant() >= deadline {
+            let secs = wait.as_secs();
+            return Err(match last_failure {
+                None => RestoreError::NoAnswer { secs },
+                Some(source) => RestoreError::NotRestored { secs, source },
+            });
         }
         tokio::select! {
             ev = d.swarm.select_next_some() => { let _ = d.on_event(ev); }
@@ -402,7 +408,7 @@ async fn run_async(
 
 /// Asks every connected peer for the owner's head, then fetches and verifies blocks
 /// past `chain`'s end from the peers ahead of it. Returns how many peers reported.
-async fn catch_up(d: &mut Device<'_>, chain: &mut Vec<Block>) -> Result<usize> {
+async fn catch_up(d: &mut Device<'_>, chain: &mut Vec<Block>) -> Result<usize, RestoreError> {
     let owner = d.owner;
     let peers: Vec<PeerId> = d.connected.iter().copied().collect();
     for p in &peers {
@@ -413,8 +419,8 @@ async fn catch_up(d: &mut Device<'_>, chain: &mut Vec<Block>) -> Result<usize> {
             .send_request(p, BackupRequest::Head { author: owner.0 });
         d.asked.insert(id, (*p, Asked::Head));
     }
-    let until = Instant::now() + Duration::from_millis(HEAD_WAIT_MS);
-    while d.heads.len() < peers.len() && Instant::now() < until {
+    let until = os::instant() + Duration::from_millis(HEAD_WAIT_MS);
+    while d.heads.len() < peers.len() && os::instant() < until {
         tokio::select! {
             ev = d.swarm.select_next_some() => { let _ = d.on_event(ev); }
             _ = tokio::time::sleep(Duration::from_millis(100)) => {}
@@ -461,7 +467,7 @@ async fn catch_up(d: &mut Device<'_>, chain: &mut Vec<Block>) -> Result<usize> {
                 count,
             }
             .emit(&mut buf)
-            .map_err(|e| anyhow!("want: {e}"))?
+            .map_err(RestoreError::Want)?
             .to_vec();
             let rid = d.swarm.behaviour_mut().sync.send_request(&peer, want);
             let response = loop {
@@ -484,7 +490,9 @@ async fn catch_up(d: &mut Device<'_>, chain: &mut Vec<Block>) -> Result<usize> {
                 .collect();
             let before = headers.len();
             if let Err((bad, e)) = catch_up::extend(owner, &mut headers, &mut payloads, blocks) {
-                d.say(format!("{name}: sent an invalid block {bad} ({e}); ignored"));
+                d.say(format!(
+                    "{name}: sent an invalid block {bad} ({e}); ignored"
+                ));
             }
             if headers.len() == before {
                 d.say(format!("{name}: no usable blocks past {before}; stopped"));

@@ -1,12 +1,12 @@
 //! The node's block store: the data directory's flash image (`chain.img`, the same
 //! [`HostLog`] the offline CLI uses), seen through the replication [`SyncStore`] trait.
 
-use glitter_host::datadir::HostLog;
 use glitter_core::chain::Head;
 use glitter_core::sig::PublicKey;
 use glitter_core::store::BlockLog;
 use glitter_core::sync::{StoreFull, SyncStore};
 use glitter_core::wire::header::Header;
+use glitter_host::datadir::HostLog;
 
 /// A [`HostLog`] that replication can use. Appends are durable when they return (the
 /// log writes the record, then its commit word; the file flash syncs each write).

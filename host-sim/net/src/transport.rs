@@ -3,7 +3,7 @@
 
 use super::backup_proto::{BACKUP_PROTOCOL, BackupCodec};
 use super::codec::{SYNC_PROTOCOL, SyncCodec};
-use anyhow::{Result, anyhow};
+use crate::error::SwarmError;
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
@@ -19,22 +19,22 @@ pub const BACKUP_TIMEOUT_S: u64 = 60;
 /// A swarm over TCP + noise + yamux on tokio, closing connections idle for `idle`.
 ///
 /// # Errors
-/// If the transport or the behaviour cannot be built.
+/// [`SwarmError::Tcp`] if the transport cannot be built.
 pub fn tcp_swarm<B: NetworkBehaviour>(
     key: Keypair,
     behaviour: B,
     idle: Duration,
-) -> Result<Swarm<B>> {
-    Ok(libp2p::SwarmBuilder::with_existing_identity(key)
+) -> Result<Swarm<B>, SwarmError> {
+    let Ok(with_behaviour) = libp2p::SwarmBuilder::with_existing_identity(key)
         .with_tokio()
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
             yamux::Config::default,
         )
-        .map_err(|e| anyhow!("tcp transport: {e}"))?
-        .with_behaviour(|_| behaviour)
-        .map_err(|e| anyhow!("behaviour: {e}"))?
+        .map_err(SwarmError::Tcp)?
+        .with_behaviour(|_| behaviour);
+    Ok(with_behaviour
         .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
         .build())
 }

@@ -4,9 +4,10 @@
 //! holds the fork proof, and checks that no honest node ever confirms either branch.
 
 use super::scenarios::Series;
-use super::{Builder, Sim, range, stream_seed};
+use super::{Builder, Sim, SimError, range, stream_seed};
+use glitter_core::BlockBuilder;
 use glitter_core::attest::{self, AttestationRecord, Status, WitnessSet};
-use glitter_core::chain::ChainState;
+use glitter_core::chain::{ChainError, ChainState, Head};
 use glitter_core::sig::PublicKey;
 use glitter_core::social::{Attestation, BlockRef, Payload, Trust, TrustRole};
 use glitter_core::sync::{Message, SyncStore};
@@ -34,6 +35,33 @@ pub struct EquivocateOutcome {
     /// Fraction of honest nodes with the proof, by round.
     #[serde(skip)]
     pub series: Series,
+    /// The rounds after the fork in which some honest node lacked the proof, with who
+    /// and why (a diagnostic for slow runs).
+    #[serde(skip)]
+    pub lagging: Vec<Lagging>,
+}
+
+/// One round in which some honest nodes did not yet hold the fork proof.
+#[derive(Clone, Debug)]
+pub struct Lagging {
+    /// The round (1 = the first after the fork).
+    pub round: u64,
+    /// The honest nodes (up) without the proof.
+    pub nodes: Vec<usize>,
+    /// Each one's head seq of the author's chain.
+    pub heads: Vec<u64>,
+    /// Each one's gossip peers.
+    pub peers: Vec<Vec<u32>>,
+}
+
+impl std::fmt::Display for Lagging {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "round {}: lacking {:?} heads {:?} peers {:?}",
+            self.round, self.nodes, self.heads, self.peers
+        )
+    }
 }
 
 /// Round length (the gossip tick).
@@ -78,11 +106,10 @@ pub fn view_status(
 
 /// Runs the scenario: `nodes` nodes (node 0 equivocates; nodes 1..=3 are its witnesses
 /// with k = 2), links losing `drop_rate` of messages.
-pub fn run(
-    seed: u64,
-    nodes: usize,
-    drop_rate: f64,
-) -> Result<EquivocateOutcome, super::BuildError> {
+///
+/// # Errors
+/// [`SimError::BadKnob`] for bad knobs, or a failure to build the author's blocks.
+pub fn run(seed: u64, nodes: usize, drop_rate: f64) -> Result<EquivocateOutcome, SimError> {
     let mut sim = Builder {
         nodes,
         seed,
@@ -112,12 +139,9 @@ pub fn run(
             role: TrustRole::Witness,
             threshold: 2,
         };
-        sim.publish(0, &Payload::Trust(t))
-            .map_err(|e| super::BuildError(e.to_string()))?;
+        sim.publish(0, &Payload::Trust(t))?;
     }
-    let first = sim
-        .post(0, "an honest post")
-        .map_err(|e| super::BuildError(e.to_string()))?;
+    let first = sim.post(0, "an honest post")?;
     // Let it spread and settle, with witnesses attesting.
     let mut attested: Vec<u64> = vec![0; nodes];
     let mut honest_confirmations = 0u64;
@@ -174,38 +198,33 @@ pub fn run(
         )
     });
 
-    // The equivocation: two different blocks at the next seq.
+    // The equivocation: two different blocks at the next seq. Branch B is built from
+    // the head before branch A, by a second builder over the same keys.
     let now = sim.now_ms();
-    let keys = sim.keys(0).clone();
-    let mut state_b = {
-        let store = sim
-            .store_of(0)
-            .ok_or_else(|| super::BuildError("author down".into()))?;
-        let hs = store.headers(&author);
-        let head = hs.last().map(|h| glitter_core::chain::Head {
+    let mut twin = {
+        let store = sim.store_of(0).ok_or(SimError::NodeDown { node: 0 })?;
+        let head = store.headers(&author).last().map(|h| Head {
             seq: h.seq,
             id: h.id(),
             timestamp_ms: h.timestamp_ms,
         });
-        ChainState::resume(author, head).map_err(|e| super::BuildError(e.to_string()))?
+        ChainState::resume(author, head)
+            .and_then(|state| BlockBuilder::new(sim.keys(0).clone(), state))
+            .map_err(SimError::chain("the equivocating twin"))?
     };
-    let a = sim
-        .post(0, "branch A")
-        .map_err(|e| super::BuildError(e.to_string()))?;
-    let pb = Payload::post("branch B", None).map_err(|e| super::BuildError(e.to_string()))?;
-    let mut buf = [0u8; 1024];
-    let pbytes = pb
-        .encode(&mut buf)
-        .map_err(|e| super::BuildError(e.to_string()))?
-        .to_vec();
+    let a = sim.post(0, "branch A")?;
+    let pb = Payload::post("branch B", None)
+        .map_err(ChainError::from)
+        .map_err(SimError::chain("the equivocating twin"))?;
     let mut chain_copy = sim
         .store_of(0)
         .map(|s| s.headers(&author).to_vec())
         .unwrap_or_default();
     chain_copy.pop(); // without branch A
-    let b = state_b
-        .append(&keys, pb.kind(), now, &pbytes, &mut chain_copy[..])
-        .map_err(|e| super::BuildError(e.to_string()))?;
+    let (b, pbytes) = twin
+        .next(&pb, now, &mut chain_copy[..])
+        .map_err(SimError::chain("the equivocating twin"))?;
+    let pbytes = pbytes.to_vec();
     // The author hands A to one half and B to the other, directly.
     let (ab, bb) = (a.to_bytes(), b.to_bytes());
     let pa = sim
@@ -235,6 +254,7 @@ pub fn run(
     let mut series = Vec::new();
     let mut rounds_to_all = None;
     let mut confirmed_any = vec![false; nodes];
+    let mut lagging = Vec::new();
     for r in 1..=60u64 {
         sim.run_until(start + r * TICK_MS, |_| {});
         attest_round(&mut sim, &mut attested);
@@ -243,20 +263,18 @@ pub fn run(
             .filter(|&&v| sim.node(v).is_some_and(|n| n.forked_at(&author).is_some()))
             .count();
         series.push((r, with as f64 / honest.len() as f64));
-        if std::env::var_os("GLITTER_DEBUG_EQ").is_some() {
-            let lacking: Vec<usize> = honest
-                .iter()
-                .copied()
-                .filter(|&v| sim.node(v).is_some_and(|n| n.forked_at(&author).is_none()))
-                .collect();
-            let heads: Vec<u64> = lacking.iter().map(|&v| sim.head_seq(v, &author)).collect();
-            eprintln!(
-                "round {r}: lacking {lacking:?} heads {heads:?} peers {:?}",
-                lacking
-                    .iter()
-                    .map(|&v| sim.peers_of[v].clone())
-                    .collect::<Vec<_>>()
-            );
+        let lacking: Vec<usize> = honest
+            .iter()
+            .copied()
+            .filter(|&v| sim.node(v).is_some_and(|n| n.forked_at(&author).is_none()))
+            .collect();
+        if !lacking.is_empty() {
+            lagging.push(Lagging {
+                round: r,
+                heads: lacking.iter().map(|&v| sim.head_seq(v, &author)).collect(),
+                peers: lacking.iter().map(|&v| sim.peers_of(v).to_vec()).collect(),
+                nodes: lacking,
+            });
         }
         if rounds_to_all.is_none() && with == honest.len() {
             rounds_to_all = Some(r);
@@ -287,5 +305,6 @@ pub fn run(
         confirmed_before_fork,
         fork_messages: sim.stats().forks.messages,
         series,
+        lagging,
     })
 }

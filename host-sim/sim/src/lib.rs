@@ -5,7 +5,9 @@
 //! choices), so changing how often one concern draws never shifts another. Time is a
 //! simulated clock in ms; events sit in a queue ordered by (time, insertion order), so
 //! two runs of one seed process the same events in the same order. Every processed
-//! event is folded into a trace hash; the determinism test compares those.
+//! event is folded into a trace hash; the determinism test compares those. The
+//! simulator reads no clock and no OS randomness, opens no socket and prints nothing:
+//! what a run finds is in its outcome, and what stops it is a [`SimError`].
 //!
 //! A step ([`Sim::step`]) pops the earliest event and runs it:
 //! - `Tick(node)`: the node gossips (its `tick`), and the next tick is scheduled;
@@ -20,17 +22,26 @@
 
 pub mod backup;
 pub mod equivocate;
+pub mod error;
+mod link;
 pub mod reference;
 pub mod report;
 pub mod scenarios;
 pub mod sigcache;
+mod stats;
 pub mod store;
+
+pub use error::SimError;
+/// The one outbox of host code, shared with the libp2p node.
+pub use glitter_host::outbox::VecOutbox;
+pub use stats::{SimStats, Traffic};
 
 use glitter_core::chain::ChainError;
 use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::social::Payload;
-use glitter_core::sync::{Config, GossipMode, Message, Node, Outbox, OutboxFull, PeerId};
-use glitter_core::wire::header::Header;
+use glitter_core::sync::{Config, GossipMode, Node};
+use glitter_core::wire::header::{Header, PAYLOAD_LEN_MAX};
+use link::{Event, EventKind};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use sigcache::SigCache;
@@ -69,6 +80,23 @@ pub fn range(rng: &mut impl Rng, lo: u64, hi: u64) -> u64 {
         return lo;
     }
     lo + rng.next_u64() % (hi - lo + 1)
+}
+
+/// Encodes `payload` and appends it to `keys`' own chain in `node`: the one way the
+/// simulator appends through a node (the node signs, stores, and announces the block
+/// first).
+///
+/// # Errors
+/// The payload does not encode, or the chain refuses the block.
+pub fn append_payload(
+    node: &mut SimNode,
+    keys: &KeyPair,
+    payload: &Payload,
+    now_ms: u64,
+) -> Result<Header, ChainError> {
+    let mut buf = [0u8; PAYLOAD_LEN_MAX];
+    let bytes = payload.encode(&mut buf)?;
+    node.append_own(keys, payload.kind(), now_ms, bytes)
 }
 
 /// Every simulator knob, with its unit in its name. [`Builder::build`] validates them.
@@ -117,32 +145,26 @@ impl Default for Builder {
     }
 }
 
-/// A knob out of range.
-#[derive(Debug, PartialEq)]
-pub struct BuildError(pub String);
-
-impl std::fmt::Display for BuildError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "invalid simulator setting: {}", self.0)
-    }
-}
-
-impl std::error::Error for BuildError {}
-
 impl Builder {
     /// Validates the knobs and creates the simulation (nodes exist but know nobody).
     ///
     /// # Errors
-    /// A [`BuildError`] naming the first bad knob.
-    pub fn build(&self) -> Result<Sim, BuildError> {
-        let bad = |s: String| Err(BuildError(s));
+    /// [`SimError::BadKnob`] naming the first bad knob, or [`SimError::Flash`] if a
+    /// node's simulated flash does not format.
+    pub fn build(&self) -> Result<Sim, SimError> {
         if self.nodes < 2 || self.nodes > 200_000 {
-            return bad(format!("nodes = {} (must be 2..=200000)", self.nodes));
+            return Err(SimError::bad_knob(
+                "nodes",
+                format!("nodes = {} (must be 2..=200000)", self.nodes),
+            ));
         }
         if self.latency_ms_min > self.latency_ms_max {
-            return bad(format!(
-                "latency_ms_min {} > latency_ms_max {}",
-                self.latency_ms_min, self.latency_ms_max
+            return Err(SimError::bad_knob(
+                "latency_ms_min",
+                format!(
+                    "latency_ms_min {} > latency_ms_max {}",
+                    self.latency_ms_min, self.latency_ms_max
+                ),
             ));
         }
         for (name, p) in [
@@ -150,87 +172,37 @@ impl Builder {
             ("duplicate_rate", self.duplicate_rate),
         ] {
             if !(0.0..1.0).contains(&p) {
-                return bad(format!("{name} = {p} (must be in [0, 1))"));
+                return Err(SimError::bad_knob(
+                    name,
+                    format!("{name} = {p} (must be in [0, 1))"),
+                ));
             }
         }
         if self.tick_interval_ms == 0 {
-            return bad("tick_interval_ms = 0 (must be positive)".into());
+            return Err(SimError::bad_knob(
+                "tick_interval_ms",
+                "tick_interval_ms = 0 (must be positive)",
+            ));
         }
         if self.outbox_max == 0 {
-            return bad("outbox_max = 0 (must be positive)".into());
+            return Err(SimError::bad_knob(
+                "outbox_max",
+                "outbox_max = 0 (must be positive)",
+            ));
         }
         Sim::new(self.clone())
     }
-}
 
-/// Message counters by kind.
-#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
-pub struct Traffic {
-    /// Messages sent.
-    pub messages: u64,
-    /// Bytes sent.
-    pub bytes: u64,
-}
-
-/// Whole-simulation counters.
-#[derive(Clone, Debug, Default, serde::Serialize)]
-pub struct SimStats {
-    /// Head announcements (`Heads`).
-    pub heads: Traffic,
-    /// `Want` requests.
-    pub wants: Traffic,
-    /// `Block` transfers.
-    pub blocks: Traffic,
-    /// Fork proofs.
-    pub forks: Traffic,
-    /// Messages lost to drop or partition.
-    pub dropped: u64,
-    /// Messages duplicated by the link.
-    pub duplicated: u64,
-    /// Events processed.
-    pub events: u64,
-    /// Blocks stored at followers (a delivery).
-    pub deliveries: u64,
-    /// Posts created.
-    pub posts: u64,
-    /// Messages refused by receivers (malformed or invalid).
-    pub refused: u64,
-    /// Delivery latencies in ms (post creation to storage at a follower).
-    #[serde(skip)]
-    pub latencies_ms: Vec<u64>,
-}
-
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-enum EventKind {
-    Tick { node: u32 },
-    Deliver { to: u32, from: u32, bytes: Vec<u8> },
-}
-
-#[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
-struct Event {
-    at_ms: u64,
-    order: u64,
-    kind: EventKind,
-}
-
-/// Collects a node's outgoing messages as encoded bytes, bounded.
-#[derive(Debug, Default)]
-pub struct VecOutbox {
-    /// (destination, encoded message).
-    pub messages: Vec<(PeerId, Vec<u8>)>,
-    /// The bound.
-    pub max: usize,
-}
-
-impl Outbox for VecOutbox {
-    fn send(&mut self, to: PeerId, msg: &Message<'_>) -> Result<(), OutboxFull> {
-        if self.messages.len() >= self.max {
-            return Err(OutboxFull);
+    /// The configuration of every node (at build and at restart).
+    fn node_config(&self) -> Config {
+        Config {
+            mode: self.mode,
+            // A want suppresses duplicates for a little over one round trip.
+            want_timeout_ms: (2 * self.latency_ms_max + self.tick_interval_ms).max(1),
+            // A lost fork proof is offered again after two gossip rounds.
+            fork_resend_ms: 2 * self.tick_interval_ms,
+            ..Config::default()
         }
-        let mut buf = vec![0u8; msg.encoded_len()];
-        msg.emit(&mut buf).map_err(|_| OutboxFull)?;
-        self.messages.push((to, buf));
-        Ok(())
     }
 }
 
@@ -243,7 +215,7 @@ pub struct Sim {
     nodes: Vec<Option<SimNode>>,
     dormant: Vec<Option<MemStore>>,
     keys: Vec<KeyPair>,
-    pub(crate) peers_of: Vec<Vec<u32>>,
+    peers_of: Vec<Vec<u32>>,
     follows_of: Vec<Vec<PublicKey>>,
     node_rngs: Vec<ChaCha8Rng>,
     net: ChaCha8Rng,
@@ -257,17 +229,10 @@ pub struct Sim {
 }
 
 impl Sim {
-    fn new(cfg: Builder) -> Result<Sim, BuildError> {
+    fn new(cfg: Builder) -> Result<Sim, SimError> {
         let mut keyrng = ChaCha8Rng::seed_from_u64(stream_seed(cfg.seed, streams::KEYS));
         let sigs = SigCache::new(cfg.memoise_signatures);
-        let node_config = Config {
-            mode: cfg.mode,
-            // A want suppresses duplicates for a little over one round trip.
-            want_timeout_ms: (2 * cfg.latency_ms_max + cfg.tick_interval_ms).max(1),
-            // A lost fork proof is offered again after two gossip rounds.
-            fork_resend_ms: 2 * cfg.tick_interval_ms,
-            ..Config::default()
-        };
+        let node_config = cfg.node_config();
         let mut keys = Vec::with_capacity(cfg.nodes);
         let mut nodes = Vec::with_capacity(cfg.nodes);
         let mut node_rngs = Vec::with_capacity(cfg.nodes);
@@ -284,7 +249,7 @@ impl Sim {
             };
             index_of.insert(k.public(), i as u32);
             let store = if cfg.flash_store {
-                MemStore::with_flash().map_err(BuildError)?
+                MemStore::with_flash().map_err(|source| SimError::Flash { node: i, source })?
             } else {
                 MemStore::default()
             };
@@ -327,15 +292,6 @@ impl Sim {
             sim.schedule(at, EventKind::Tick { node: i as u32 });
         }
         Ok(sim)
-    }
-
-    fn schedule(&mut self, at_ms: u64, kind: EventKind) {
-        self.order += 1;
-        self.queue.push(Reverse(Event {
-            at_ms,
-            order: self.order,
-            kind,
-        }));
     }
 
     /// The settings.
@@ -422,6 +378,11 @@ impl Sim {
         }
     }
 
+    /// Node `i`'s gossip peers (node indices).
+    pub fn peers_of(&self, i: usize) -> &[u32] {
+        &self.peers_of[i]
+    }
+
     /// Makes `follower` replicate `author`'s chain.
     pub fn follow(&mut self, follower: usize, author: usize) {
         let a = self.author(author);
@@ -442,17 +403,12 @@ impl Sim {
     /// Node `i` posts `text` now. Returns the header.
     ///
     /// # Errors
-    /// If the node is down or the post is invalid.
-    pub fn post(&mut self, i: usize, text: &str) -> Result<Header, ChainError> {
-        let p = Payload::post(text, None).map_err(ChainError::from)?;
-        let mut buf = [0u8; 1024];
-        let bytes = p.encode(&mut buf).map_err(ChainError::from)?.to_vec();
-        let keys = self.keys[i].clone();
-        let now = self.now_ms;
-        let node = self.nodes[i].as_mut().ok_or(ChainError::WrongAuthor)?;
-        let h = node.append_own(&keys, p.kind(), now, &bytes);
-        self.reap(i);
-        let h = h?;
+    /// [`SimError::NodeDown`], or [`SimError::Chain`] if the post is invalid.
+    pub fn post(&mut self, i: usize, text: &str) -> Result<Header, SimError> {
+        let p = Payload::post(text, None)
+            .map_err(ChainError::from)
+            .map_err(SimError::chain(format!("node {i}")))?;
+        let h = self.append(i, &p)?;
         self.stats.posts += 1;
         self.fold(&[4, i as u64, h.seq]);
         Ok(h)
@@ -461,24 +417,30 @@ impl Sim {
     /// Node `i` appends any payload to its own chain now. Returns the header.
     ///
     /// # Errors
-    /// If the node is down or the payload is invalid.
-    pub fn publish(&mut self, i: usize, payload: &Payload) -> Result<Header, ChainError> {
-        let mut buf = [0u8; 1024];
-        let bytes = payload.encode(&mut buf).map_err(ChainError::from)?.to_vec();
-        let keys = self.keys[i].clone();
-        let now = self.now_ms;
-        let node = self.nodes[i].as_mut().ok_or(ChainError::WrongAuthor)?;
-        let h = node.append_own(&keys, payload.kind(), now, &bytes);
-        self.reap(i);
-        let h = h?;
+    /// [`SimError::NodeDown`], or [`SimError::Chain`] if the payload is invalid.
+    pub fn publish(&mut self, i: usize, payload: &Payload) -> Result<Header, SimError> {
+        let h = self.append(i, payload)?;
         self.fold(&[9, i as u64, h.seq]);
         Ok(h)
+    }
+
+    /// Appends through node `i` (see [`append_payload`]); a torn flash write crashes
+    /// the node.
+    fn append(&mut self, i: usize, payload: &Payload) -> Result<Header, SimError> {
+        let now = self.now_ms;
+        let keys = &self.keys[i];
+        let node = self.nodes[i]
+            .as_mut()
+            .ok_or(SimError::NodeDown { node: i })?;
+        let h = append_payload(node, keys, payload, now);
+        self.reap(i);
+        h.map_err(SimError::chain(format!("node {i}")))
     }
 
     /// Node `i`'s store (up or down).
     pub fn store_of(&self, i: usize) -> Option<&MemStore> {
         match (&self.nodes[i], &self.dormant[i]) {
-            (Some(n), _) => Some(n_store(n)),
+            (Some(n), _) => Some(n.store_ref()),
             (None, Some(s)) => Some(s),
             _ => None,
         }
@@ -540,23 +502,22 @@ impl Sim {
     }
 
     /// Restarts node `i` from its surviving store (recovered from flash if it has one).
-    pub fn restart(&mut self, i: usize) {
+    /// Does nothing if the node is up.
+    ///
+    /// # Errors
+    /// [`SimError::Flash`] if the flash does not mount (never expected): the node's
+    /// store is lost and the node stays down; the run may go on.
+    pub fn restart(&mut self, i: usize) -> Result<(), SimError> {
         if let Some(store) = self.dormant[i].take() {
-            let store = match store.recover() {
-                Ok(s) => s,
-                Err(e) => {
-                    // Never expected; keep the node down and make it visible.
-                    eprintln!("node {i}: flash did not mount after restart: {e}");
-                    return;
-                }
-            };
-            let config = Config {
-                mode: self.cfg.mode,
-                want_timeout_ms: (2 * self.cfg.latency_ms_max + self.cfg.tick_interval_ms).max(1),
-                fork_resend_ms: 2 * self.cfg.tick_interval_ms,
-                ..Config::default()
-            };
-            let mut n = SimNode::new(self.author(i), store, self.sigs.clone(), config);
+            let store = store
+                .recover()
+                .map_err(|source| SimError::Flash { node: i, source })?;
+            let mut n = SimNode::new(
+                self.author(i),
+                store,
+                self.sigs.clone(),
+                self.cfg.node_config(),
+            );
             for p in &self.peers_of[i] {
                 n.add_peer(*p);
             }
@@ -566,6 +527,7 @@ impl Sim {
             self.nodes[i] = Some(n);
             self.fold(&[8, i as u64]);
         }
+        Ok(())
     }
 
     /// True if node `i` is up.
@@ -575,209 +537,6 @@ impl Sim {
 
     /// The head seq node `i` holds for `author` (from its store, up or down).
     pub fn head_seq(&self, i: usize, author: &PublicKey) -> u64 {
-        match (&self.nodes[i], &self.dormant[i]) {
-            (Some(n), _) => n_store(n).head_seq(author),
-            (None, Some(s)) => s.head_seq(author),
-            (None, None) => 0,
-        }
+        self.store_of(i).map_or(0, |s| s.head_seq(author))
     }
-
-    /// Injects raw bytes from `from` to `to` now, as a (possibly hostile) peer would.
-    pub fn inject(&mut self, from: usize, to: usize, bytes: Vec<u8>) {
-        let at = self.now_ms;
-        self.schedule(
-            at,
-            EventKind::Deliver {
-                to: to as u32,
-                from: from as u32,
-                bytes,
-            },
-        );
-    }
-
-    fn send_all(&mut self, from: u32, out: VecOutbox) {
-        // Messages one step sends to one destination travel together (one latency
-        // draw, order kept), as a burst on one connection would; separate steps and
-        // duplicates draw their own latency, so the link still reorders.
-        let mut burst_latency: Vec<(u32, u64)> = Vec::new();
-        for (to, bytes) in out.messages {
-            let t = match bytes.first() {
-                Some(1) => &mut self.stats.heads,
-                Some(2) => &mut self.stats.wants,
-                Some(3) => &mut self.stats.blocks,
-                _ => &mut self.stats.forks,
-            };
-            t.messages += 1;
-            t.bytes += bytes.len() as u64;
-            let to_i = to as usize;
-            if to_i >= self.nodes.len() || self.group[from as usize] != self.group[to_i] {
-                self.stats.dropped += 1;
-                continue;
-            }
-            if self.cfg.drop_rate > 0.0 && unit(&mut self.net) < self.cfg.drop_rate {
-                self.stats.dropped += 1;
-                continue;
-            }
-            let copies =
-                if self.cfg.duplicate_rate > 0.0 && unit(&mut self.net) < self.cfg.duplicate_rate {
-                    self.stats.duplicated += 1;
-                    2
-                } else {
-                    1
-                };
-            for c in 0..copies {
-                let lat = match burst_latency.iter().find(|(d, _)| *d == to) {
-                    Some((_, l)) if c == 0 => *l,
-                    _ => {
-                        let l = range(
-                            &mut self.net,
-                            self.cfg.latency_ms_min,
-                            self.cfg.latency_ms_max,
-                        );
-                        if c == 0 {
-                            burst_latency.push((to, l));
-                        }
-                        l
-                    }
-                };
-                let at = self.now_ms + lat;
-                self.schedule(
-                    at,
-                    EventKind::Deliver {
-                        to,
-                        from,
-                        bytes: bytes.clone(),
-                    },
-                );
-            }
-        }
-    }
-
-    /// Runs the earliest event. Returns false when the queue is empty.
-    pub fn step(&mut self) -> bool {
-        let Some(Reverse(ev)) = self.queue.pop() else {
-            return false;
-        };
-        self.now_ms = ev.at_ms;
-        self.stats.events += 1;
-        let mut out = VecOutbox {
-            messages: Vec::new(),
-            max: self.cfg.outbox_max,
-        };
-        match ev.kind {
-            EventKind::Tick { node } => {
-                self.fold(&[1, ev.at_ms, u64::from(node)]);
-                let i = node as usize;
-                if let Some(n) = self.nodes[i].as_mut() {
-                    n.tick(ev.at_ms, &mut self.node_rngs[i], &mut out);
-                }
-                let next = ev.at_ms + self.cfg.tick_interval_ms;
-                self.schedule(next, EventKind::Tick { node });
-                self.send_all(node, out);
-                self.reap(i);
-            }
-            EventKind::Deliver { to, from, bytes } => {
-                let head = bytes.iter().take(48).fold(bytes.len() as u64, |h, b| {
-                    (h ^ u64::from(*b)).wrapping_mul(0x0000_0100_0000_01b3)
-                });
-                self.fold(&[2, ev.at_ms, u64::from(to), u64::from(from), head]);
-                let i = to as usize;
-                let Some(n) = self.nodes[i].as_mut() else {
-                    self.stats.dropped += 1;
-                    return true;
-                };
-                if n.handle(ev.at_ms, from, &bytes, &mut out).is_err() {
-                    self.stats.refused += 1;
-                }
-                for s in n.take_stored() {
-                    self.stats.deliveries += 1;
-                    self.stats
-                        .latencies_ms
-                        .push(ev.at_ms.saturating_sub(s.timestamp_ms));
-                }
-                self.send_all(to, out);
-                self.reap(i);
-            }
-        }
-        true
-    }
-
-    /// Runs events until simulated time `until_ms` (events at later times stay queued),
-    /// calling `progress(now_ms)` every so often. Bounded by the event count.
-    pub fn run_until(&mut self, until_ms: u64, mut progress: impl FnMut(u64)) {
-        let mut n = 0u64;
-        while let Some(Reverse(ev)) = self.queue.peek() {
-            if ev.at_ms > until_ms {
-                break;
-            }
-            self.step();
-            n += 1;
-            if n.is_multiple_of(65_536) {
-                progress(self.now_ms);
-            }
-        }
-        self.now_ms = self.now_ms.max(until_ms);
-        progress(self.now_ms);
-    }
-
-    /// Fraction of (node, followed author) pairs where the node holds the author's
-    /// whole chain as its author has it. Crashed nodes count with what their store has.
-    pub fn coverage(&self) -> f64 {
-        let mut want = 0u64;
-        let mut have = 0u64;
-        for i in 0..self.nodes.len() {
-            for a in &self.follows_of[i] {
-                let Some(j) = self.index_of(a) else { continue };
-                let full = self.head_seq(j, a);
-                want += full;
-                have += self.head_seq(i, a).min(full);
-            }
-        }
-        if want == 0 {
-            1.0
-        } else {
-            have as f64 / want as f64
-        }
-    }
-
-    /// True if every node holds every block of every author it follows.
-    pub fn converged(&self) -> bool {
-        (0..self.nodes.len()).all(|i| {
-            self.follows_of[i].iter().all(|a| {
-                self.index_of(a)
-                    .is_none_or(|j| self.head_seq(i, a) >= self.head_seq(j, a))
-            })
-        })
-    }
-
-    /// Invalid blocks stored anywhere: re-verifies every stored chain from scratch.
-    pub fn invalid_blocks_stored(&self) -> u64 {
-        let mut bad = 0;
-        for i in 0..self.nodes.len() {
-            let store = match (&self.nodes[i], &self.dormant[i]) {
-                (Some(n), _) => n_store(n),
-                (None, Some(s)) => s,
-                _ => continue,
-            };
-            for a in store.authors() {
-                let headers = store.headers(a);
-                let Ok(mut st) = glitter_core::ChainState::new(*a) else {
-                    bad += headers.len() as u64;
-                    continue;
-                };
-                for (k, h) in headers.iter().enumerate() {
-                    let mut src = headers[..k].to_vec();
-                    if st.verify_next(&h.to_bytes(), None, &mut src[..]).is_err() {
-                        bad += 1;
-                    }
-                }
-            }
-        }
-        bad
-    }
-}
-
-/// Shared access to a node's store (MemStore has `&self` accessors).
-fn n_store(n: &SimNode) -> &MemStore {
-    n.store_ref()
 }

@@ -11,9 +11,11 @@
 use super::sigcache::SigCache;
 use super::store::MemStore;
 use super::{VecOutbox, stream_seed};
+use glitter_core::BlockBuilder;
+use glitter_core::chain::{ChainState, NoHeaders};
 use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::social::Payload;
-use glitter_core::sync::{Config, GossipMode, Node};
+use glitter_core::sync::{Config, GossipMode, Node, SyncStore};
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
@@ -120,21 +122,13 @@ pub fn trial(
         .collect();
     // The block appears at node 0 (posted by its author, who is node 0's user).
     let p = Payload::post("the rumor", None).unwrap_or_else(|_| unreachable!());
-    let mut buf = [0u8; 64];
-    let bytes = p.encode(&mut buf).map(<[u8]>::to_vec).unwrap_or_default();
-    let h = {
-        let mut st = glitter_core::ChainState::new(author).unwrap_or_else(|_| unreachable!());
-        st.append(
-            &source,
-            p.kind(),
-            0,
-            &bytes,
-            &mut glitter_core::chain::NoHeaders,
-        )
-        .unwrap_or_else(|_| unreachable!())
-    };
-    use glitter_core::sync::SyncStore;
-    let _ = nodes[0].store().append(&h, Some(&bytes));
+    let mut builder = ChainState::new(author)
+        .and_then(|state| BlockBuilder::new(source, state))
+        .unwrap_or_else(|_| unreachable!());
+    let (h, bytes) = builder
+        .next(&p, 0, &mut NoHeaders)
+        .unwrap_or_else(|_| unreachable!());
+    let _ = nodes[0].store().append(&h, Some(bytes));
 
     let mut idx: Vec<usize> = (0..n).collect();
     let mut coverage = vec![1usize];
@@ -161,10 +155,7 @@ pub fn trial(
                 }
                 Graph::RandomRegular(_) => adj[u][(pick.next_u64() % adj[u].len() as u64) as usize],
             };
-            let mut out = VecOutbox {
-                messages: Vec::new(),
-                max: 64,
-            };
+            let mut out = VecOutbox::new(64);
             nodes[u].gossip_to(now, peer, &mut out);
             wave.extend(out.messages.into_iter().map(|(to, b)| (u as u32, to, b)));
         }
@@ -184,10 +175,7 @@ pub fn trial(
                     Some(3) => block_msgs += 1,
                     _ => {}
                 }
-                let mut out = VecOutbox {
-                    messages: Vec::new(),
-                    max: 64,
-                };
+                let mut out = VecOutbox::new(64);
                 let _ = nodes[to as usize].handle(now, from, &bytes, &mut out);
                 next.extend(out.messages.into_iter().map(|(t, b)| (to, t, b)));
             }

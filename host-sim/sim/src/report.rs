@@ -1,16 +1,25 @@
 //! Reports: text tables, JSON files and SVG plots (hand-written SVG: no plotting
 //! dependency for one line chart).
 
+use crate::SimError;
 use std::fmt::Write as _;
 use std::path::Path;
 
 /// Writes `value` as pretty JSON to `path`.
 ///
 /// # Errors
-/// On I/O or serialisation failure, naming the file.
-pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> anyhow::Result<()> {
-    let text = serde_json::to_string_pretty(value)?;
-    std::fs::write(path, text).map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))
+/// [`SimError::Json`] if `value` does not serialise, [`SimError::Write`] (naming the
+/// file) on I/O failure.
+pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> Result<(), SimError> {
+    let text = serde_json::to_string_pretty(value).map_err(SimError::Json)?;
+    write_file(path, &text)
+}
+
+fn write_file(path: &Path, text: &str) -> Result<(), SimError> {
+    std::fs::write(path, text).map_err(|source| SimError::Write {
+        path: path.to_path_buf(),
+        source,
+    })
 }
 
 /// One named line on a plot: (x, y) points with y in [0, 1].
@@ -141,9 +150,9 @@ fn esc(s: &str) -> String {
 /// Writes an SVG document to `path`.
 ///
 /// # Errors
-/// On I/O failure, naming the file.
-pub fn write_svg(path: &Path, doc: &str) -> anyhow::Result<()> {
-    std::fs::write(path, doc).map_err(|e| anyhow::anyhow!("{}: cannot write: {e}", path.display()))
+/// [`SimError::Write`], naming the file.
+pub fn write_svg(path: &Path, doc: &str) -> Result<(), SimError> {
+    write_file(path, doc)
 }
 
 /// Formats rows as an aligned text table with a header row.

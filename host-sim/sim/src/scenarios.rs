@@ -1,7 +1,7 @@
 //! Scenarios: reproducible stories over the simulator, each returning a report.
 
 use super::reference::{self, Graph, Summary};
-use super::{Builder, Sim, range, stream_seed, unit};
+use super::{Builder, Sim, SimError, error, range, stream_seed, unit};
 use glitter_core::sync::GossipMode;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -37,6 +37,10 @@ pub struct FaultOutcome {
     pub series: Series,
     /// Trace hash of the run.
     pub trace_hash: String,
+    /// Failures that did not stop the run (a node whose flash did not mount after a
+    /// restart stays down), one line each; empty in a healthy run.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub failures: Vec<String>,
 }
 
 /// Knobs of a faults run.
@@ -86,7 +90,10 @@ fn small_world(sim: &mut Sim, rng: &mut ChaCha8Rng) {
 
 /// A run of 20-ish nodes with lossy, duplicating, reordering links, a partition that
 /// heals, and crash-restarts. Posts happen before, during and after the partition.
-pub fn faults(seed: u64, plan: &FaultPlan) -> Result<FaultOutcome, super::BuildError> {
+///
+/// # Errors
+/// [`SimError::BadKnob`] for bad knobs.
+pub fn faults(seed: u64, plan: &FaultPlan) -> Result<FaultOutcome, SimError> {
     let mut sim = Builder {
         nodes: plan.nodes,
         seed,
@@ -106,6 +113,12 @@ pub fn faults(seed: u64, plan: &FaultPlan) -> Result<FaultOutcome, super::BuildE
     let mut crashes = 0;
     let heal_at = 30_000u64;
     let mut down_until = vec![0u64; n];
+    let mut failures = Vec::new();
+    let mut restart = |sim: &mut Sim, i: usize| {
+        if let Err(e) = sim.restart(i) {
+            failures.push(error::chain(&e));
+        }
+    };
     // 40 s of activity in 1 s steps, then run until converged.
     for sec in 0..40u64 {
         let t = sec * 1_000;
@@ -117,7 +130,7 @@ pub fn faults(seed: u64, plan: &FaultPlan) -> Result<FaultOutcome, super::BuildE
         }
         for (i, down) in down_until.iter_mut().enumerate() {
             if !sim.is_up(i) && t >= *down {
-                sim.restart(i);
+                restart(&mut sim, i);
             }
             let posts_now = !plan.partition || t < heal_at;
             if unit(&mut w) < 0.08 && sim.is_up(i) && posts_now {
@@ -139,7 +152,7 @@ pub fn faults(seed: u64, plan: &FaultPlan) -> Result<FaultOutcome, super::BuildE
     }
     for i in 0..n {
         if !sim.is_up(i) {
-            sim.restart(i);
+            restart(&mut sim, i);
         }
     }
     let settle_from = if plan.partition { heal_at } else { 40_000 };
@@ -168,6 +181,7 @@ pub fn faults(seed: u64, plan: &FaultPlan) -> Result<FaultOutcome, super::BuildE
         torn_crashes: sim.torn_crashes(),
         series,
         trace_hash: format!("{:016x}", sim.trace_hash()),
+        failures,
     })
 }
 
@@ -247,6 +261,54 @@ pub struct ScaleOutcome {
     /// Coverage over time.
     #[serde(skip)]
     pub series: Series,
+    /// Followed chains some node still lacked at the end (at most [`LACKS_SHOWN`]);
+    /// empty when every delivery was made.
+    #[serde(skip)]
+    pub lacking: Vec<Lack>,
+}
+
+/// Most [`Lack`]s a scale outcome lists.
+pub const LACKS_SHOWN: usize = 15;
+
+/// A followed chain a node still lacked at the end of a scale run: a diagnostic.
+#[derive(Clone, Debug)]
+pub struct Lack {
+    /// The node.
+    pub node: usize,
+    /// Authors the node follows.
+    pub node_follows: usize,
+    /// The node's gossip peers.
+    pub node_peers: usize,
+    /// The author (node index) whose chain it lacks.
+    pub author: usize,
+    /// Blocks of that chain the node holds.
+    pub have: u64,
+    /// Blocks the author holds.
+    pub full: u64,
+    /// The author's followers.
+    pub author_followers: u64,
+    /// The author's gossip peers.
+    pub author_peers: usize,
+    /// The node's own view, if it is up: whether it follows the author, and its score
+    /// of the author as a peer.
+    pub view: Option<(bool, Option<i32>)>,
+}
+
+impl std::fmt::Display for Lack {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (i, j) = (self.node, self.author);
+        write!(
+            f,
+            "node {i} (follows {}, peers {}) lacks {j} ({}/{}; {} followers; {j}'s peers {}) node view {:?}",
+            self.node_follows,
+            self.node_peers,
+            self.have,
+            self.full,
+            self.author_followers,
+            self.author_peers,
+            self.view
+        )
+    }
 }
 
 /// Draws from a Pareto(α = 2) distribution with scale `xm`.
@@ -256,13 +318,17 @@ fn pareto2(rng: &mut ChaCha8Rng, xm: f64) -> f64 {
 }
 
 /// The scale scenario: `users` people with Pareto (α = 2) follows and posts.
+/// `progress(phase, done, total)` is called as the run goes.
+///
+/// # Errors
+/// [`SimError::BadKnob`] for bad knobs.
 pub fn scale(
     users: usize,
     seed: u64,
     memoise: bool,
     post_scale: f64,
     mut progress: impl FnMut(&str, u64, u64),
-) -> Result<ScaleOutcome, super::BuildError> {
+) -> Result<ScaleOutcome, SimError> {
     let mut sim = Builder {
         nodes: users,
         seed,
@@ -357,23 +423,26 @@ pub fn scale(
             break;
         }
     }
-    if std::env::var_os("GLITTER_DEBUG_SCALE").is_some() {
-        let mut shown = 0;
-        for i in 0..users {
-            for a in sim.follows_of(i).to_vec() {
-                let j = sim.index_of(&a).unwrap_or(0);
-                let (have, full) = (sim.head_seq(i, &a), sim.head_seq(j, &a));
-                if have < full && shown < 15 {
-                    shown += 1;
-                    let n = sim.node(i).map(|n| (n.follows(&a), n.peer_score(j as u32)));
-                    eprintln!(
-                        "node {i} (follows {}, peers {}) lacks {j} ({have}/{full}; {} followers; {j}'s peers {}) node view {n:?}",
-                        sim.follows_of(i).len(),
-                        sim.peers_of[i].len(),
-                        followers[j],
-                        sim.peers_of[j].len()
-                    );
+    let mut lacking = Vec::new();
+    'nodes: for i in 0..users {
+        for a in sim.follows_of(i) {
+            let j = sim.index_of(a).unwrap_or(0);
+            let (have, full) = (sim.head_seq(i, a), sim.head_seq(j, a));
+            if have < full {
+                if lacking.len() == LACKS_SHOWN {
+                    break 'nodes;
                 }
+                lacking.push(Lack {
+                    node: i,
+                    node_follows: sim.follows_of(i).len(),
+                    node_peers: sim.peers_of(i).len(),
+                    author: j,
+                    have,
+                    full,
+                    author_followers: followers[j],
+                    author_peers: sim.peers_of(j).len(),
+                    view: sim.node(i).map(|n| (n.follows(a), n.peer_score(j as u32))),
+                });
             }
         }
     }
@@ -418,5 +487,6 @@ pub fn scale(
         real_signature_checks: sim.sigs().real_checks(),
         trace_hash: format!("{:016x}", sim.trace_hash()),
         series,
+        lacking,
     })
 }

@@ -4,7 +4,7 @@
 
 use glitter_core::chain::Head;
 use glitter_core::sig::PublicKey;
-use glitter_core::store::{BlockLog, FlashLog, RamNorFlash, ram_flash::PowerCut};
+use glitter_core::store::{BlockLog, FlashLog, RamFlashError, RamNorFlash, ram_flash::PowerCut};
 use glitter_core::sync::{StoreFull, SyncStore};
 use glitter_core::wire::header::Header;
 use std::collections::HashMap;
@@ -23,6 +23,39 @@ pub const FLASH_PAGES: usize = 64;
 /// The flash log a simulated node persists to.
 pub type FlashMirror = FlashLog<RamNorFlash<FLASH_PAGES>, 64, 4096>;
 
+/// An error of the flash log over the simulated flash.
+pub type LogError = glitter_core::store::Error<RamFlashError>;
+
+/// Why a simulated flash could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum FlashError {
+    /// Formatting a fresh flash failed.
+    #[error("flash did not format")]
+    Format(#[source] LogError),
+    /// Mounting after a restart failed.
+    #[error("flash did not mount after restart")]
+    Mount(#[source] LogError),
+    /// A block the mounted log lists could not be read.
+    #[error("block {seq} of {author} unreadable after mount")]
+    Read {
+        /// Whose chain.
+        author: PublicKey,
+        /// Which block.
+        seq: u64,
+        /// The log's error.
+        #[source]
+        source: LogError,
+    },
+    /// A block the mounted log lists is not there.
+    #[error("block {seq} of {author} missing after mount")]
+    Missing {
+        /// Whose chain.
+        author: PublicKey,
+        /// Which block.
+        seq: u64,
+    },
+}
+
 /// A `SyncStore`: chains by author in RAM, and optionally in a simulated flash.
 ///
 /// Without flash, the simulator keeps the RAM copy across a crash (as if it were
@@ -40,9 +73,9 @@ impl MemStore {
     /// A store persisted in a freshly formatted simulated flash.
     ///
     /// # Errors
-    /// If formatting fails (it does not on a healthy simulated flash).
-    pub fn with_flash() -> Result<MemStore, String> {
-        let log = FlashMirror::format(RamNorFlash::new()).map_err(|e| e.to_string())?;
+    /// [`FlashError::Format`] (never on a healthy simulated flash).
+    pub fn with_flash() -> Result<MemStore, FlashError> {
+        let log = FlashMirror::format(RamNorFlash::new()).map_err(FlashError::Format)?;
         Ok(MemStore {
             flash: Some(Box::new(log)),
             ..MemStore::default()
@@ -79,14 +112,15 @@ impl MemStore {
     /// and the RAM copy is rebuilt from flash alone. Without flash, the store is kept.
     ///
     /// # Errors
-    /// If the flash does not mount (never expected: reported, not hidden).
-    pub fn recover(self) -> Result<MemStore, String> {
+    /// If the flash does not mount or a listed block cannot be read back (never
+    /// expected: reported, not hidden).
+    pub fn recover(self) -> Result<MemStore, FlashError> {
         let Some(log) = self.flash else {
             return Ok(self);
         };
         let mut f = log.into_flash();
         f.power_on();
-        let mut log = FlashMirror::mount(f).map_err(|e| e.to_string())?;
+        let mut log = FlashMirror::mount(f).map_err(FlashError::Mount)?;
         let mut out = MemStore::default();
         let authors: Vec<PublicKey> = (0..log.author_count())
             .filter_map(|i| log.author_at(i))
@@ -98,8 +132,12 @@ impl MemStore {
             for seq in 1..=head {
                 let (h, p) = log
                     .block(&a, seq, &mut buf)
-                    .map_err(|e| e.to_string())?
-                    .ok_or_else(|| format!("block {seq} missing after mount"))?;
+                    .map_err(|source| FlashError::Read {
+                        author: a,
+                        seq,
+                        source,
+                    })?
+                    .ok_or(FlashError::Missing { author: a, seq })?;
                 c.headers.push(h);
                 c.ids.push(h.id());
                 c.payloads.push(Some(p.to_vec()));

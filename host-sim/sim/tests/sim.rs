@@ -10,7 +10,7 @@ fn replay(cmd: &str, seed: u64) -> String {
 
 #[test]
 fn gossip_matches_theory_at_n_1000() {
-    // DESIGN.md reference means (200 trials): push-pull 9.2 rounds, push 17.9 rounds.
+    // Reference means (200 trials, from the design brief): push-pull 9.2 rounds, push 17.9 rounds.
     let trials: usize = std::env::var("GLITTER_GOSSIP_TRIALS")
         .ok()
         .and_then(|s| s.parse().ok())
@@ -18,20 +18,19 @@ fn gossip_matches_theory_at_n_1000() {
     for (mode, expect) in [(GossipMode::PushPull, 9.2), (GossipMode::Push, 17.9)] {
         let s = reference::run(1000, mode, Graph::Complete, trials, 1, true, |_| {});
         let err = (s.mean_rounds - expect).abs() / expect;
-        eprintln!(
+        let figures = format!(
             "{mode:?}: mean {:.2} rounds (min {}, max {}), {:.3} block transfers/node",
             s.mean_rounds, s.min_rounds, s.max_rounds, s.block_transfers_per_node
         );
         assert!(
             err <= 0.10,
-            "{mode:?}: mean {:.2} vs {expect} ({})",
-            s.mean_rounds,
+            "{figures}: mean vs {expect} ({})",
             replay("gossip --nodes 1000", 1)
         );
         assert!(
             s.block_transfers_per_node <= 1.2,
-            "{mode:?}: {} transfers per node",
-            s.block_transfers_per_node
+            "{figures}: too many transfers per node ({})",
+            replay("gossip --nodes 1000", 1)
         );
     }
 }
@@ -48,6 +47,12 @@ fn faults_converge_with_no_invalid_blocks() {
     for seed in 1..=seeds {
         let o = scenarios::faults(seed, &plan).unwrap();
         assert!(
+            o.failures.is_empty(),
+            "{}; {}",
+            o.failures.join("; "),
+            replay("partition", seed)
+        );
+        assert!(
             o.converged,
             "did not converge: {}",
             replay(
@@ -63,9 +68,9 @@ fn faults_converge_with_no_invalid_blocks() {
         worst = worst.max(o.converge_ms_after_heal.unwrap_or(0));
         torn += o.torn_crashes;
     }
-    assert!(torn > 0, "no crash tore a flash write in {seeds} seeds");
-    eprintln!(
-        "{seeds} seeds converged; slowest {worst} ms after heal; {torn} crashes tore a flash write"
+    assert!(
+        torn > 0,
+        "no crash tore a flash write in {seeds} seeds (all converged; slowest {worst} ms after heal)"
     );
 }
 
@@ -223,12 +228,14 @@ fn equivocation_is_caught_everywhere_and_never_confirmed() {
         let o = equivocate::run(seed, 20, 0.1).unwrap();
         let r = o.rounds_to_all_proofs.unwrap_or(u64::MAX);
         if r > 12 {
+            let lagging: Vec<String> = o.lagging.iter().map(ToString::to_string).collect();
             slow.push(format!(
-                "{} honest nodes of {} hold the proof; rounds {:?}; {}",
+                "{} honest nodes of {} hold the proof; rounds {:?}; {}\n{}",
                 o.nodes_with_proof,
                 o.honest_nodes,
                 o.rounds_to_all_proofs,
-                replay("equivocate --nodes 20 --drop 0.1", seed)
+                replay("equivocate --nodes 20 --drop 0.1", seed),
+                lagging.join("\n")
             ));
         }
         assert_eq!(o.honest_confirmations, 0, "{}", replay("equivocate", seed));
@@ -239,6 +246,63 @@ fn equivocation_is_caught_everywhere_and_never_confirmed() {
         );
         *dist.entry(r).or_insert(0u32) += 1;
     }
-    eprintln!("rounds until every honest node holds the fork proof: {dist:?}");
-    assert!(slow.is_empty(), "{}", slow.join("\n"));
+    assert!(
+        slow.is_empty(),
+        "{}\nrounds until every honest node holds the fork proof: {dist:?}",
+        slow.join("\n")
+    );
+}
+
+#[test]
+fn bad_knobs_are_refused_by_name() {
+    use glitter_sim::{Builder, SimError};
+    for (b, knob) in [
+        (
+            Builder {
+                nodes: 1,
+                ..Builder::default()
+            },
+            "nodes",
+        ),
+        (
+            Builder {
+                latency_ms_min: 200,
+                ..Builder::default()
+            },
+            "latency_ms_min",
+        ),
+        (
+            Builder {
+                drop_rate: 1.0,
+                ..Builder::default()
+            },
+            "drop_rate",
+        ),
+        (
+            Builder {
+                tick_interval_ms: 0,
+                ..Builder::default()
+            },
+            "tick_interval_ms",
+        ),
+    ] {
+        match b.build() {
+            Err(SimError::BadKnob { knob: k, detail }) => {
+                assert_eq!(k, knob, "{detail}");
+            }
+            Err(e) => panic!("{knob}: not a bad knob: {e}"),
+            Ok(_) => panic!("{knob}: accepted"),
+        }
+    }
+    let e = Builder {
+        nodes: 1,
+        ..Builder::default()
+    }
+    .build()
+    .err()
+    .map(|e| e.to_string());
+    assert_eq!(
+        e.as_deref(),
+        Some("invalid simulator setting: nodes = 1 (must be 2..=200000)")
+    );
 }

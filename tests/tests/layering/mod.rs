@@ -2,7 +2,7 @@
 //! of `core/src/lib.rs` and finds every path into the crate in a set of source files.
 //! See `architecture.rs` for the rules.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The documented order: module name → item number (1-based).
 #[derive(Debug)]
@@ -532,4 +532,87 @@ pub fn check(lib_rs: &str, files: &[(String, String)]) -> Report {
         }
     }
     report
+}
+
+/// The module graph of a crate, for crates without a written layer order (the host
+/// crates): every edge `from → to` between top-level modules found in code (not
+/// docs), with where it was found. Names the root re-exports resolve to their module.
+pub fn module_edges(lib_rs: &str, files: &[(String, String)]) -> Vec<(String, String, String)> {
+    let (mods, reexports) = parse_root(lib_rs);
+    let mut out = Vec::new();
+    for (path, text) in files {
+        if path == "lib.rs" || path == "main.rs" {
+            continue;
+        }
+        let stem = path.strip_suffix(".rs").unwrap_or(path);
+        let mut module: Vec<&str> = stem.split('/').collect();
+        if module.last() == Some(&"mod") {
+            module.pop();
+        }
+        let Some(&own) = module.first() else {
+            continue;
+        };
+        let (code, _) = split_source(text);
+        for r in code_refs(&code, &module) {
+            let target = if mods.contains(&r.target) {
+                r.target.clone()
+            } else if let Some(m) = reexports.get(&r.target) {
+                m.clone()
+            } else {
+                continue; // an item defined in lib.rs itself
+            };
+            if target != own {
+                out.push((own.to_string(), target, format!("{path}:{}", r.line)));
+            }
+        }
+    }
+    out
+}
+
+/// A cycle in a module graph, as the list of modules around it, if there is one.
+pub fn find_cycle(edges: &[(String, String, String)]) -> Option<Vec<String>> {
+    let nodes: BTreeSet<&str> = edges
+        .iter()
+        .flat_map(|(a, b, _)| [a.as_str(), b.as_str()])
+        .collect();
+    // Depth-first search with colours: 0 unvisited, 1 on the stack, 2 done.
+    let mut colour: BTreeMap<&str, u8> = nodes.iter().map(|n| (*n, 0)).collect();
+    fn visit<'a>(
+        n: &'a str,
+        edges: &'a [(String, String, String)],
+        colour: &mut BTreeMap<&'a str, u8>,
+        stack: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
+        colour.insert(n, 1);
+        stack.push(n);
+        for (_, to, _) in edges.iter().filter(|(a, _, _)| a == n) {
+            match colour.get(to.as_str()).copied().unwrap_or(0) {
+                1 => {
+                    let start = stack.iter().position(|s| *s == to).unwrap_or(0);
+                    let mut cycle: Vec<String> =
+                        stack[start..].iter().map(|s| s.to_string()).collect();
+                    cycle.push(to.clone());
+                    return Some(cycle);
+                }
+                0 => {
+                    if let Some(c) = visit(to, edges, colour, stack) {
+                        return Some(c);
+                    }
+                }
+                _ => {}
+            }
+        }
+        stack.pop();
+        colour.insert(n, 2);
+        None
+    }
+    for n in nodes {
+        if colour.get(n) == Some(&0) {
+            let mut stack = Vec::new();
+            if let Some(c) = visit(n, edges, &mut colour, &mut stack) {
+                return Some(c);
+            }
+        }
+    }
+    None
 }

@@ -1,15 +1,18 @@
 //! `glitter backup …` and `glitter restore`: backups to custodians given as data
 //! directories or node addresses, over the shared engine in `glitter_host::backup`.
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, bail};
 use glitter_core::backup::seal::{RequesterKey, SealedShare};
 use glitter_core::sig::PublicKey;
-use glitter_host::account::parse_author;
 use glitter_core::wire::header::{HEADER_LEN, Header};
+use glitter_host::account::parse_author;
+use glitter_host::backup::OwnDir;
 use glitter_host::backup::catch_up::{self, HeadReport, NotYet, Standing};
-use glitter_host::backup::{Custody, OwnChain, Response, read_custody, restore, start_backup, status_lines, write_custody};
+use glitter_host::backup::{
+    Custody, OwnChain, Response, read_custody, restore, start_backup, status_lines, write_custody,
+};
 use glitter_host::chainfile::VerifiedChain;
-use glitter_host::datadir::{DataDir, OwnDir};
+use glitter_host::datadir::DataDir;
 use glitter_host::os;
 use std::path::{Path, PathBuf};
 
@@ -61,7 +64,7 @@ fn as_multiaddr(s: &str) -> Option<Result<libp2p::Multiaddr>> {
         .any(|p| s.starts_with(p))
         .then(|| {
             s.parse::<libp2p::Multiaddr>()
-                .map_err(|e| anyhow!("{s}: not a valid address: {e}"))
+                .with_context(|| format!("{s}: not a valid address"))
         })
 }
 
@@ -78,8 +81,6 @@ fn split_targets(all: &[String]) -> Result<(Vec<libp2p::Multiaddr>, Vec<PathBuf>
     Ok((addrs, dirs))
 }
 
-
-
 /// `glitter backup create` and `glitter backup status` on the data directory `dir`.
 ///
 /// # Errors
@@ -88,13 +89,12 @@ pub fn run_backup(dir: &Path, cmd: BackupCommand, now_ms: u64) -> Result<Vec<Str
     let data = DataDir::open(dir)?;
     let keys = data.identity()?;
     let owner = keys.public();
-    let mut own = OwnDir {
-        dir: &data,
-        now_ms,
-    };
+    let mut own = OwnDir { dir: &data, now_ms };
     let mut out = Vec::new();
     match cmd {
-        BackupCommand::Status => out.extend(status_lines(&own.own_blocks()?)),
+        BackupCommand::Status => out.extend(status_lines(
+            &own.own_blocks().map_err(anyhow::Error::from_boxed)?,
+        )),
         BackupCommand::Create {
             custodians,
             threshold,
@@ -158,7 +158,7 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
             dir.display()
         );
     }
-    let requester = RequesterKey::new(os::random32()?).map_err(|e| anyhow!("{e}"))?;
+    let requester = RequesterKey::new(os::random32()?).context("device key")?;
     let mut out = Vec::new();
     let mut responses = Vec::new();
     for c in &dir_custodians {
@@ -180,8 +180,7 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
     }
     let mut consulted = 0;
     let (restored, blocks) = if net_custodians.is_empty() && net_peers.is_empty() {
-        let restored =
-            restore(owner, &requester, &responses).map_err(|e| anyhow!("restore failed: {e}"))?;
+        let restored = restore(owner, &requester, &responses).context("restore failed")?;
         for r in &restored.rejected {
             out.push(format!("refused: {r}"));
         }
@@ -227,7 +226,10 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
     let mut payloads: Vec<Vec<u8>> = blocks.into_iter().map(|(_, p)| p).collect();
     for p in &dir_peers {
         let Ok(theirs) = DataDir::open(p).and_then(|pd| pd.chain(&owner)) else {
-            out.push(format!("peer {}: copy cannot be read; ignored", p.display()));
+            out.push(format!(
+                "peer {}: copy cannot be read; ignored",
+                p.display()
+            ));
             continue;
         };
         consulted += 1;

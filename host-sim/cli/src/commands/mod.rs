@@ -1,5 +1,8 @@
 //! One file per command group, as in cargo.
 
+pub mod account;
 pub mod backup;
+pub mod chain;
+pub mod demo;
 pub mod node;
 pub mod sim;

@@ -1,8 +1,10 @@
 //! `glitter node`: run a networked node on the data directory, or drive the one
 //! running there over its control socket.
 
+use crate::commands::account::AccountCommand;
 use anyhow::Result;
 use clap::{Args, Subcommand};
+use glitter_host::account::Action;
 use glitter_net::control::{Request, control_call};
 use glitter_net::runtime;
 use libp2p::Multiaddr;
@@ -64,25 +66,10 @@ pub struct RunArgs {
 pub enum NodeAction {
     /// Show the running node's identity, addresses, peers and counters.
     Status,
-    /// Append a post on the running node (it announces it at once).
-    Post {
-        /// The text (at most 512 bytes of UTF-8).
-        text: String,
-        /// Reply to a stored block, given as AUTHOR:SEQ.
-        #[arg(long, value_name = "AUTHOR:SEQ")]
-        reply_to: Option<String>,
-    },
-    /// Follow an author on the running node (appends a Follow block, starts
-    /// replicating).
-    Follow {
-        /// The author's public key, 64 hex digits.
-        author: String,
-    },
-    /// Stop following an author on the running node.
-    Unfollow {
-        /// The author's public key, 64 hex digits.
-        author: String,
-    },
+    /// Post, follow, unfollow or set the profile on the running node (it announces
+    /// the block at once).
+    #[command(flatten)]
+    Account(AccountCommand),
     /// Show every chain the running node stores, oldest first.
     Feed,
     /// Show the stored head of one author (or, with --seq, one of its blocks).
@@ -135,9 +122,7 @@ impl NodeAction {
     pub fn request(self) -> Request {
         match self {
             NodeAction::Status => Request::Status,
-            NodeAction::Post { text, reply_to } => Request::Post { text, reply_to },
-            NodeAction::Follow { author } => Request::Follow { author },
-            NodeAction::Unfollow { author } => Request::Unfollow { author },
+            NodeAction::Account(c) => Request::from(Action::from(c)),
             NodeAction::Feed => Request::Feed,
             NodeAction::Head { author, seq } => Request::Head { author, seq },
             NodeAction::Peers => Request::Peers,
@@ -192,5 +177,6 @@ pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
         equivocate: a.equivocate,
         mdns: a.mdns,
     };
-    runtime::run(opts, data_dir)
+    runtime::run(opts, data_dir)?;
+    Ok(())
 }

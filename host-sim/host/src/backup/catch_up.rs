@@ -47,7 +47,10 @@ pub fn classify<P>(held: &[Header], report: &HeadReport<P>) -> Standing {
     if report.seq > held_len {
         return Standing::Ahead(report.seq - held_len);
     }
-    match usize::try_from(report.seq - 1).ok().and_then(|i| held.get(i)) {
+    match usize::try_from(report.seq - 1)
+        .ok()
+        .and_then(|i| held.get(i))
+    {
         Some(h) if h.id() == report.id => Standing::Covered,
         _ => Standing::Conflicts,
     }

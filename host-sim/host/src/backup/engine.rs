@@ -18,7 +18,7 @@
 //!
 //! The custodian's files are in [`super::files`]; the owner's flow in [`super::owner`].
 
-use anyhow::{Context, Result, anyhow, bail};
+use crate::error::BackupError;
 use glitter_core::backup::manifest::{self, RANGES_MAX};
 use glitter_core::backup::restore::{self, Rejected, ShareCollector};
 use glitter_core::backup::seal::{self, RequesterKey, SealedRelease, SealedShare};
@@ -64,14 +64,14 @@ pub fn prepare_backup(
     custodians: &[PublicKey],
     k: u8,
     entropy: [u8; 32],
-) -> Result<Prepared> {
+) -> Result<Prepared, BackupError> {
     let owner = keys.public();
     let head = chain.len() as u64;
     if head == 0 {
-        bail!("nothing to back up: the chain is empty");
+        return Err(BackupError::EmptyChain);
     }
     if chain.iter().any(|(h, _)| h.author != owner) {
-        bail!("the chain is not the owner's");
+        return Err(BackupError::NotOwners);
     }
     let version = prev.map_or(1, |m| m.version + 1);
     let hints: Vec<[u8; manifest::HINT_LEN]> = custodians.iter().map(manifest::hint).collect();
@@ -89,7 +89,7 @@ pub fn prepare_backup(
     let first = ranges.last().map_or(1, |r| r.last_seq + 1);
     let seed = keys.seed();
     let shares = glitter_core::backup::share_seed(&seed, version, k, custodians, &entropy)
-        .map_err(|e| anyhow!("{e}"))?;
+        .map_err(BackupError::core("splitting the seed"))?;
     let n = custodians.len() as u8;
     let mut new_records = vec![Vec::new(); custodians.len()];
     if first <= head {
@@ -98,14 +98,15 @@ pub fn prepare_backup(
         let mut buf = vec![0u8; plain_len + seal::TAG_LEN];
         let mut pos = 0;
         for (h, p) in blocks {
-            shard::push_export(&mut buf, &mut pos, &h.to_bytes(), p).map_err(|e| anyhow!("{e}"))?;
+            shard::push_export(&mut buf, &mut pos, &h.to_bytes(), p)
+                .map_err(BackupError::core("exporting blocks"))?;
         }
         let ct_len = shard::seal_range(&seed, &owner, version, first, head, &mut buf, plain_len)
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(BackupError::core("encrypting the range"))?;
         let len = erasure::shard_len(ct_len, k);
         let mut scratch = vec![0u8; len];
         let table = shard::shard_table(&buf, &owner, version, first, head, k, n, &mut scratch)
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(BackupError::core("hashing the shards"))?;
         let table = &table[..custodians.len()];
         let root = shard::table_root(table.as_flattened());
         for (i, c) in custodians.iter().enumerate() {
@@ -120,9 +121,11 @@ pub fn prepare_backup(
                 count: n,
                 ciphertext_len: ct_len as u32,
             };
-            erasure::encode_shard(&buf, k, n, i as u8, &mut scratch).map_err(|e| anyhow!("{e}"))?;
+            erasure::encode_shard(&buf, k, n, i as u8, &mut scratch)
+                .map_err(BackupError::core("erasure coding"))?;
             let mut rec = vec![0u8; header.record_len()];
-            shard::write_record(&header, table, &scratch, &mut rec).map_err(|e| anyhow!("{e}"))?;
+            shard::write_record(&header, table, &scratch, &mut rec)
+                .map_err(BackupError::core("writing a shard record"))?;
             new_records[i].push(rec);
         }
         ranges.push(ShardRange {
@@ -145,9 +148,9 @@ pub fn prepare_backup(
         manifest
             .ranges
             .push(r)
-            .map_err(|_| anyhow!("more than {RANGES_MAX} ranges"))?;
+            .map_err(|_| BackupError::TooManyRanges(RANGES_MAX))?;
     }
-    manifest.validate().map_err(|e| anyhow!("manifest: {e}"))?;
+    manifest.validate().map_err(BackupError::core("manifest"))?;
     Ok(Prepared {
         manifest,
         custodians: custodians.to_vec(),
@@ -161,27 +164,32 @@ pub fn prepare_backup(
 ///
 /// # Errors
 /// A one-line reason.
-pub fn check_manifest_block(owner: &PublicKey, block: &Block) -> Result<BackupManifest> {
+pub fn check_manifest_block(
+    owner: &PublicKey,
+    block: &Block,
+) -> Result<BackupManifest, BackupError> {
     let (h, p) = block;
     if h.author != *owner {
-        bail!("manifest block is by another author");
+        return Err(BackupError::ManifestAuthor);
     }
     if h.kind != BlockKind::BackupManifest {
-        bail!(
-            "block {} is a {}, not a backup manifest",
-            h.seq,
-            h.kind.name()
-        );
+        return Err(BackupError::NotAManifest {
+            seq: h.seq,
+            kind: h.kind.name(),
+        });
     }
-    h.verify_signature()
-        .map_err(|e| anyhow!("manifest block {}: {e}", h.seq))?;
-    check_payload(h, p).map_err(|e| anyhow!("manifest block {}: {e}", h.seq))?;
+    let bad = |e: Box<dyn std::error::Error + Send + Sync>| BackupError::ManifestBlock {
+        seq: h.seq,
+        source: e,
+    };
+    h.verify_signature().map_err(|e| bad(Box::new(e)))?;
+    check_payload(h, p).map_err(|e| bad(Box::new(e)))?;
     match Payload::decode(h.kind, p) {
         Ok(Payload::BackupManifest(m)) => {
-            m.validate().map_err(|e| anyhow!("manifest: {e}"))?;
+            m.validate().map_err(BackupError::core("manifest"))?;
             Ok(m)
         }
-        _ => bail!("manifest block {}: undecodable payload", h.seq),
+        _ => Err(BackupError::ManifestPayload { seq: h.seq }),
     }
 }
 
@@ -214,19 +222,18 @@ impl Custody {
         share: SealedShare,
         new_records: Vec<Vec<u8>>,
         old: Option<&Custody>,
-    ) -> Result<Custody> {
+    ) -> Result<Custody, BackupError> {
         let manifest = check_manifest_block(&owner, &manifest_block)?;
         if let Some(o) = old
             && o.manifest.version >= manifest.version
         {
-            bail!(
-                "package is backup version {}, already holding version {}",
-                manifest.version,
-                o.manifest.version
-            );
+            return Err(BackupError::NotNewer {
+                package: manifest.version,
+                held: o.manifest.version,
+            });
         }
         glitter_core::backup::verify_received(&me.seed(), &manifest, &share)
-            .map_err(|e| anyhow!("{e}"))?;
+            .map_err(BackupError::core("checking the share"))?;
         let mut records = Vec::new();
         for r in &manifest.ranges {
             let found = new_records
@@ -239,15 +246,13 @@ impl Custody {
                             && rec.header.version == r.version
                     })
                 })
-                .with_context(|| {
-                    format!(
-                        "no shard for seq {}..={} in the package",
-                        r.first_seq, r.last_seq
-                    )
+                .ok_or(BackupError::NoShard {
+                    first: r.first_seq,
+                    last: r.last_seq,
                 })?;
-            let rec = ShardRecord::parse(found).map_err(|e| anyhow!("{e}"))?;
+            let rec = ShardRecord::parse(found).map_err(BackupError::core("parsing a shard"))?;
             restore::check_shard(&owner, &manifest, me.public(), &rec)
-                .map_err(|e| anyhow!("{e}"))?;
+                .map_err(BackupError::core("checking a shard"))?;
             records.push(found.clone());
         }
         Ok(Custody {
@@ -263,9 +268,13 @@ impl Custody {
     ///
     /// # Errors
     /// If the stored share does not open (damaged storage).
-    pub fn respond(&self, me: &KeyPair, requester: &[u8; 32]) -> Result<Response> {
-        let release = seal::release_share(&me.seed(), &self.share, requester)
-            .map_err(|e| anyhow!("custody of {}: {e}", self.owner))?;
+    pub fn respond(&self, me: &KeyPair, requester: &[u8; 32]) -> Result<Response, BackupError> {
+        let release = seal::release_share(&me.seed(), &self.share, requester).map_err(|e| {
+            BackupError::Custody {
+                owner: self.owner,
+                source: Box::new(e),
+            }
+        })?;
         Ok(Response {
             from: me.public(),
             manifest_block: self.manifest_block.clone(),
@@ -339,7 +348,7 @@ pub fn restore(
     owner: PublicKey,
     requester: &RequesterKey,
     responses: &[Response],
-) -> std::result::Result<Restored, RestoreFailure> {
+) -> Result<Restored, RestoreFailure> {
     // 1. Every valid manifest among the responses, the latest (highest seq) first. A
     //    custodian that missed the newest backup still holds the one before it, so
     //    when the newest version has fewer than k holders the previous one is tried.
@@ -383,7 +392,7 @@ fn restore_version(
     responses: &[Response],
     manifest: BackupManifest,
     manifest_block: Block,
-) -> std::result::Result<Restored, RestoreFailure> {
+) -> Result<Restored, RestoreFailure> {
     let mut rejected = Vec::new();
     let fail = |reason: String, rejected: Vec<Rejected>| RestoreFailure {
         reason: format!(
@@ -494,4 +503,3 @@ fn restore_version(
         fell_back: None,
     })
 }
-

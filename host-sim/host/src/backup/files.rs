@@ -14,7 +14,7 @@
 
 use super::engine::{Block, Custody, check_manifest_block};
 use crate::datadir::write_atomic;
-use anyhow::{Context, Result, anyhow};
+use crate::error::BackupError;
 use glitter_core::backup::ShardRange;
 use glitter_core::backup::seal::SealedShare;
 use glitter_core::sig::PublicKey;
@@ -36,11 +36,15 @@ pub fn block_bytes(b: &Block) -> Vec<u8> {
 ///
 /// # Errors
 /// If the bytes are shorter than a header or the header is malformed.
-pub fn parse_block(bytes: &[u8]) -> Result<Block> {
-    let (h, p) = bytes
-        .split_at_checked(HEADER_LEN)
-        .context("file shorter than a block header")?;
-    let h = Header::decode(h).map_err(|e| anyhow!("{e}"))?;
+pub fn parse_block(bytes: &[u8]) -> Result<Block, glitter_core::wire::WireError> {
+    let (h, p) =
+        bytes
+            .split_at_checked(HEADER_LEN)
+            .ok_or(glitter_core::wire::WireError::Truncated {
+                needed: HEADER_LEN,
+                got: bytes.len(),
+            })?;
+    let h = Header::decode(h)?;
     Ok((h, p.to_vec()))
 }
 
@@ -48,30 +52,47 @@ pub fn parse_block(bytes: &[u8]) -> Result<Block> {
 ///
 /// # Errors
 /// If files exist but are malformed.
-pub fn read_custody(custodian_root: &Path, owner: &PublicKey) -> Result<Option<Custody>> {
+pub fn read_custody(
+    custodian_root: &Path,
+    owner: &PublicKey,
+) -> Result<Option<Custody>, BackupError> {
     let dir = custody_dir(custodian_root, owner);
     let mpath = dir.join("manifest.block");
     if !mpath.exists() {
         return Ok(None);
     }
+    let file_err = |what, source: Option<crate::error::BoxError>| BackupError::File {
+        path: mpath.clone(),
+        what,
+        source,
+    };
+    let bytes = std::fs::read(&mpath).map_err(|e| file_err("cannot read", Some(Box::new(e))))?;
     let manifest_block =
-        parse_block(&std::fs::read(&mpath)?).with_context(|| format!("{}", mpath.display()))?;
+        parse_block(&bytes).map_err(|e| file_err("not a block", Some(Box::new(e))))?;
     let manifest = check_manifest_block(owner, &manifest_block)
-        .with_context(|| format!("{}", mpath.display()))?;
+        .map_err(|e| file_err("not a valid manifest", Some(Box::new(e))))?;
     // The versioned name, else the first layout's.
-    let read_either = |new: String, old: String| -> Result<Vec<u8>> {
+    let read_either = |new: String, old: String| -> Result<Vec<u8>, BackupError> {
         let p = dir.join(&new);
+        let fail = |what, e: std::io::Error| BackupError::File {
+            path: p.clone(),
+            what,
+            source: Some(Box::new(e)),
+        };
         match std::fs::read(&p) {
             Ok(b) => Ok(b),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::read(dir.join(&old)).with_context(|| format!("{}: missing", p.display()))
+                std::fs::read(dir.join(&old)).map_err(|e| fail("missing", e))
             }
-            Err(e) => Err(e).with_context(|| format!("{}: cannot read", p.display())),
+            Err(e) => Err(fail("cannot read", e)),
         }
     };
     let share_bytes = read_either(share_file(manifest.version), "share.bin".into())?;
-    let share = SealedShare::parse(&share_bytes)
-        .map_err(|e| anyhow!("{}: {e}", dir.join(share_file(manifest.version)).display()))?;
+    let share = SealedShare::parse(&share_bytes).map_err(|e| BackupError::File {
+        path: dir.join(share_file(manifest.version)),
+        what: "not a sealed share",
+        source: Some(Box::new(e)),
+    })?;
     let mut records = Vec::new();
     for r in &manifest.ranges {
         records.push(read_either(
@@ -102,34 +123,44 @@ fn range_file(r: &ShardRange) -> String {
 ///
 /// # Errors
 /// On I/O errors.
-pub fn write_custody(custodian_root: &Path, c: &Custody) -> Result<()> {
+pub fn write_custody(custodian_root: &Path, c: &Custody) -> Result<(), BackupError> {
     let dir = custody_dir(custodian_root, &c.owner);
-    std::fs::create_dir_all(&dir)?;
+    let io = |what, e: Box<dyn std::error::Error + Send + Sync>| BackupError::File {
+        path: dir.clone(),
+        what,
+        source: Some(e),
+    };
+    std::fs::create_dir_all(&dir).map_err(|e| io("cannot create", Box::new(e)))?;
     let mut keep = vec!["manifest.block".to_string(), share_file(c.manifest.version)];
     for (r, rec) in c.manifest.ranges.iter().zip(&c.records) {
         let name = range_file(r);
-        write_atomic(&dir.join(&name), rec, false)?;
+        write_atomic(&dir.join(&name), rec, false).map_err(|e| io("cannot write", Box::new(e)))?;
         keep.push(name);
     }
     write_atomic(
         &dir.join(share_file(c.manifest.version)),
         &c.share.to_bytes(),
         true,
-    )?;
+    )
+    .map_err(|e| io("cannot write", Box::new(e)))?;
     // The commit point: until this rename, the previous manifest and its files rule.
     write_atomic(
         &dir.join("manifest.block"),
         &block_bytes(&c.manifest_block),
         false,
-    )?;
+    )
+    .map_err(|e| io("cannot write", Box::new(e)))?;
     // Drop what the manifest no longer names (older shares, dropped ranges, the
     // first layout's files).
-    for e in std::fs::read_dir(&dir)? {
-        let name = e?.file_name().to_string_lossy().to_string();
+    for e in std::fs::read_dir(&dir).map_err(|e| io("cannot list", Box::new(e)))? {
+        let name = e
+            .map_err(|e| io("cannot list", Box::new(e)))?
+            .file_name()
+            .to_string_lossy()
+            .to_string();
         if !keep.contains(&name) {
             let _ = std::fs::remove_file(dir.join(&name));
         }
     }
     Ok(())
 }
-

@@ -3,8 +3,9 @@
 
 use super::engine::Block;
 use super::owner::OwnChain;
-use anyhow::{Result, anyhow};
+use crate::error::BoxError;
 use glitter_core::BlockBuilder;
+use glitter_core::chain::ChainError;
 use glitter_core::chain::ChainState;
 use glitter_core::sig::KeyPair;
 use glitter_core::social::Payload;
@@ -25,9 +26,9 @@ impl MemChain {
     ///
     /// # Errors
     /// If `keys` gives an unusable author key.
-    pub fn new(keys: KeyPair) -> Result<MemChain> {
-        let state = ChainState::new(keys.public()).map_err(|e| anyhow!("{e}"))?;
-        let builder = BlockBuilder::new(keys, state).map_err(|e| anyhow!("{e}"))?;
+    pub fn new(keys: KeyPair) -> Result<MemChain, ChainError> {
+        let state = ChainState::new(keys.public())?;
+        let builder = BlockBuilder::new(keys, state)?;
         Ok(MemChain {
             builder,
             headers: Vec::new(),
@@ -50,22 +51,21 @@ impl MemChain {
     ///
     /// # Errors
     /// Text over the bound.
-    pub fn post(&mut self, text: &str) -> Result<Block> {
-        let p = Payload::post(text, None).map_err(|e| anyhow!("post text: {e}"))?;
+    pub fn post(&mut self, text: &str) -> Result<Block, BoxError> {
+        let p = Payload::post(text, None)?;
         self.append_own(&p)
     }
 }
 
 impl OwnChain for MemChain {
-    fn own_blocks(&mut self) -> Result<Vec<Block>> {
+    fn own_blocks(&mut self) -> Result<Vec<Block>, BoxError> {
         Ok(self.blocks.clone())
     }
 
-    fn append_own(&mut self, payload: &Payload) -> Result<Block> {
+    fn append_own(&mut self, payload: &Payload) -> Result<Block, BoxError> {
         let (h, bytes) = self
             .builder
-            .next(payload, self.now_ms, self.headers.as_mut_slice())
-            .map_err(|e| anyhow!("append: {e}"))?;
+            .next(payload, self.now_ms, self.headers.as_mut_slice())?;
         let block = (h, bytes.to_vec());
         self.headers.push(h);
         self.blocks.push(block.clone());

@@ -13,15 +13,16 @@ pub mod catch_up;
 pub mod engine;
 pub mod files;
 pub mod mem_chain;
+pub mod own_dir;
 pub mod owner;
 
 pub use engine::{
     Block, Custody, Prepared, Response, RestoreFailure, Restored, check_manifest_block,
     prepare_backup, restore,
 };
-pub use mem_chain::MemChain;
 pub use files::{block_bytes, parse_block, read_custody, write_custody};
+pub use mem_chain::MemChain;
+pub use own_dir::OwnDir;
 pub use owner::{
-    OwnChain, custodian_trust, latest_manifest, start_backup, status_lines,
-    untrusted_custodians,
+    OwnChain, custodian_trust, latest_manifest, start_backup, status_lines, untrusted_custodians,
 };

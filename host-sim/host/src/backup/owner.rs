@@ -2,7 +2,7 @@
 //! backup flow that the CLI, the node and the simulator share.
 
 use super::engine::{Block, Prepared, prepare_backup};
-use anyhow::{Result, bail};
+use crate::error::{BackupError, BoxError};
 use glitter_core::backup::{BackupManifest, erasure};
 use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::social::{Payload, Trust, TrustRole};
@@ -17,12 +17,12 @@ pub trait OwnChain {
     ///
     /// # Errors
     /// If the store cannot be read or a block has lost its payload.
-    fn own_blocks(&mut self) -> Result<Vec<Block>>;
+    fn own_blocks(&mut self) -> Result<Vec<Block>, BoxError>;
     /// Signs, stores and returns the next own block carrying `payload`.
     ///
     /// # Errors
     /// If the payload is invalid or the store refuses the block.
-    fn append_own(&mut self, payload: &Payload) -> Result<Block>;
+    fn append_own(&mut self, payload: &Payload) -> Result<Block, BoxError>;
 }
 
 /// What [`start_backup`] did: the blocks it appended and the packages to deliver.
@@ -43,7 +43,11 @@ impl Started {
         format!(
             "backup version {} ({}) at block {}: any {} of {} custodians restore seq 1..={}",
             m.version,
-            if self.prepared.full { "full" } else { "incremental" },
+            if self.prepared.full {
+                "full"
+            } else {
+                "incremental"
+            },
             self.manifest_block.0.seq,
             m.threshold,
             self.prepared.custodians.len(),
@@ -57,21 +61,28 @@ impl Started {
 ///
 /// # Errors
 /// A one-line reason.
-pub fn check_plan(owner: &PublicKey, custodians: &[PublicKey], threshold: u8) -> Result<()> {
+pub fn check_plan(
+    owner: &PublicKey,
+    custodians: &[PublicKey],
+    threshold: u8,
+) -> Result<(), BackupError> {
     for (i, c) in custodians.iter().enumerate() {
         if c == owner {
-            bail!("you cannot be your own custodian");
+            return Err(BackupError::OwnCustodian);
         }
         if custodians[..i].contains(c) {
-            bail!("custodian {c} is named twice");
+            return Err(BackupError::DuplicateCustodian(*c));
         }
     }
     let n = custodians.len();
     if !(2..=CUSTODIANS_MAX).contains(&n) {
-        bail!("a backup needs 2 to {CUSTODIANS_MAX} custodians, not {n}");
+        return Err(BackupError::CustodianCount {
+            given: n,
+            max: CUSTODIANS_MAX,
+        });
     }
     if !(2..=n).contains(&usize::from(threshold)) {
-        bail!("--threshold must be between 2 and the number of custodians ({n})");
+        return Err(BackupError::Threshold { custodians: n });
     }
     Ok(())
 }
@@ -89,18 +100,22 @@ pub fn start_backup(
     custodians: &[PublicKey],
     threshold: u8,
     entropy: [u8; 32],
-) -> Result<Started> {
+) -> Result<Started, BackupError> {
     check_plan(&keys.public(), custodians, threshold)?;
-    let mut blocks = chain.own_blocks()?;
+    let mut blocks = chain.own_blocks().map_err(BackupError::OwnChain)?;
     let mut trusted = Vec::new();
     for c in untrusted_custodians(&blocks, custodians) {
-        let block = chain.append_own(&custodian_trust(&c))?;
+        let block = chain
+            .append_own(&custodian_trust(&c))
+            .map_err(BackupError::OwnChain)?;
         trusted.push((c, block.0.seq));
         blocks.push(block);
     }
     let prev = latest_manifest(&blocks).map(|(_, m)| m);
     let prepared = prepare_backup(keys, &blocks, prev.as_ref(), custodians, threshold, entropy)?;
-    let manifest_block = chain.append_own(&Payload::BackupManifest(prepared.manifest.clone()))?;
+    let manifest_block = chain
+        .append_own(&Payload::BackupManifest(prepared.manifest.clone()))
+        .map_err(BackupError::OwnChain)?;
     Ok(Started {
         trusted,
         prepared,
@@ -176,4 +191,3 @@ pub fn status_lines(chain: &[Block]) -> Vec<String> {
     ));
     out
 }
-

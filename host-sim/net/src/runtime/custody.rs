@@ -1,11 +1,13 @@
 //! Backup and restore on a running node, over `/glitter/backup/1`
-//! ([`super::super::backup_proto`]).
+//! ([`crate::backup_proto`]).
 //!
 //! - **Who is who.** On every new connection the node asks the peer `Hello`; the
 //!   answer names the peer's author key, signed over its peer id. Only such verified
 //!   peers can be sent a backup package.
-//! - **Owner.** `glitter node backup --custodian KEY … --threshold K` appends the
-//!   missing `Trust{Custodian}` blocks and the `BackupManifest` block, sends each
+//! - **Owner.** `glitter node backup --custodian KEY … --threshold K` runs the one
+//!   owner-backup flow of `glitter-host` ([`start_backup`]: the missing
+//!   `Trust{Custodian}` blocks, then the `BackupManifest` block) on the node's chain
+//!   once every custodian is connected and proven by `Hello`, sends each
 //!   custodian its package and answers the control request when every custodian has
 //!   answered: a receipt signed by the custodian's author key, a refusal, or a failure.
 //! - **Custodian.** A package is checked by the same engine as offline
@@ -16,23 +18,22 @@
 //! - **Anyone** answers `Head` with its stored head of an author, so a restoring
 //!   device learns the latest head before it writes anything.
 
+use super::Runtime;
+use super::own::{NodeChain, own_blocks};
 use crate::backup_proto::{
     BackupRequest, BackupResponse, REASON_LEN_MAX, check_hello, device_code, hello,
     parse_device_code, receipt_message,
 };
-use super::{Runtime, author_arg};
-use glitter_host::backup::{
-    self, Block, Custody, custodian_trust, latest_manifest, prepare_backup, read_custody,
-    untrusted_custodians, write_custody,
-};
 use crate::control::Response;
-use anyhow::{Context, Result, anyhow, bail};
+use crate::error::{PackageError, RequestError, host_line, one_line};
 use glitter_core::backup::seal::SealedShare;
 use glitter_core::hash::Hash;
 use glitter_core::sig::{PublicKey, Signature};
-use glitter_core::social::Payload;
 use glitter_core::sync::SyncStore;
-use glitter_core::wire::header::PAYLOAD_LEN_MAX;
+use glitter_host::account::author_arg;
+use glitter_host::backup::owner::check_plan;
+use glitter_host::backup::{self, Custody, read_custody, start_backup, write_custody};
+use glitter_host::os;
 use libp2p::PeerId;
 use libp2p::request_response::{self, OutboundRequestId};
 use std::collections::HashMap;
@@ -145,7 +146,7 @@ impl Runtime {
                                 Ok(pk) => {
                                     self.backup.authors.insert(peer, pk);
                                 }
-                                Err(e) => eprintln!("glitter node: peer {peer}: {e}"),
+                                Err(e) => self.out.line(&format!("glitter node: peer {peer}: {e}")),
                             }
                         }
                     }
@@ -192,8 +193,11 @@ impl Runtime {
             } => match self.receive_package(&manifest_block, &share, records) {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("glitter node: refused a backup package from {peer}: {e:#}");
-                    refused(format!("{e:#}"))
+                    let reason = one_line(&e);
+                    self.out.line(&format!(
+                        "glitter node: refused a backup package from {peer}: {reason}"
+                    ));
+                    refused(reason)
                 }
             },
             BackupRequest::Fetch { owner, device } => self.release(peer, owner, device),
@@ -206,23 +210,28 @@ impl Runtime {
         manifest_block: &[u8],
         share: &[u8],
         records: Vec<Vec<u8>>,
-    ) -> Result<BackupResponse> {
+    ) -> Result<BackupResponse, PackageError> {
         let me = self.keys.public();
-        let block = backup::parse_block(manifest_block).context("manifest block")?;
+        let block = backup::parse_block(manifest_block)
+            .map_err(|e| PackageError::ManifestBlock(e.into()))?;
         let owner = block.0.author;
         if owner == me {
-            bail!("a node cannot be its own custodian");
+            return Err(PackageError::OwnCustodian);
         }
         if !self.follows.contains(&owner) {
-            bail!("{me} keeps backups only for authors it follows, and does not follow {owner}");
+            return Err(PackageError::NotFollowed { me, owner });
         }
-        let share = SealedShare::parse(share).map_err(|e| anyhow!("sealed share: {e}"))?;
+        let share = SealedShare::parse(share).map_err(PackageError::SealedShare)?;
         let old = read_custody(&self.data_dir, &owner).ok().flatten();
         if old.is_none() && custodies(&self.data_dir) >= CUSTODIES_MAX {
-            bail!("{me} already keeps backups for {CUSTODIES_MAX} owners");
+            return Err(PackageError::TooManyOwners {
+                me,
+                max: CUSTODIES_MAX,
+            });
         }
-        let c = Custody::receive(&self.keys, owner, block, share, records, old.as_ref())?;
-        write_custody(&self.data_dir, &c).context("cannot store the backup")?;
+        let c = Custody::receive(&self.keys, owner, block, share, records, old.as_ref())
+            .map_err(|e| PackageError::Refused(e.into()))?;
+        write_custody(&self.data_dir, &c).map_err(|e| PackageError::Store(e.into()))?;
         let bytes = (c.records.iter().map(Vec::len).sum::<usize>() + SealedShare::LEN) as u64;
         let receipt = self
             .keys
@@ -246,13 +255,17 @@ impl Runtime {
         let custody = match read_custody(&self.data_dir, &owner) {
             Ok(Some(c)) => c,
             Ok(None) => return BackupResponse::Nothing,
-            Err(e) => return refused(format!("the custodian's copy is damaged: {e:#}")),
+            Err(e) => {
+                return refused(format!("the custodian's copy is damaged: {}", host_line(e)));
+            }
         };
-        if self.evil {
-            return evil_release(&custody, &self.keys, &device);
+        if let Some(adversary) = &self.adversary
+            && let Some(forged) = adversary.release(&custody, &self.keys, &device)
+        {
+            return forged;
         }
         let code = device_code(&device);
-        let now = Instant::now();
+        let now = os::instant();
         self.backup.approvals.retain(|a| a.until > now);
         let approved = self
             .backup
@@ -283,7 +296,7 @@ impl Runtime {
                     records: r.records,
                 }
             }
-            Err(e) => refused(format!("{e:#}")),
+            Err(e) => refused(host_line(e)),
         }
     }
 
@@ -294,20 +307,23 @@ impl Runtime {
         owner: &str,
         code: &str,
         valid_for_s: u64,
-    ) -> Result<Response> {
-        let owner = author_arg(owner)?;
-        let code = parse_device_code(code).map_err(|e| anyhow!(e))?;
+    ) -> Result<Response, RequestError> {
+        let owner = author_arg(owner).map_err(RequestError::argument("owner"))?;
+        let code = parse_device_code(code).map_err(RequestError::DeviceCode)?;
         if !(1..=APPROVAL_MAX_S).contains(&valid_for_s) {
-            bail!("--valid-for takes 1 to {APPROVAL_MAX_S} seconds");
+            return Err(RequestError::ValidFor {
+                max: APPROVAL_MAX_S,
+            });
         }
-        let held = read_custody(&self.data_dir, &owner)?
-            .with_context(|| format!("this node holds no backup of {owner}"))?;
-        let now = Instant::now();
+        let held = read_custody(&self.data_dir, &owner)
+            .map_err(RequestError::host("custody"))?
+            .ok_or(RequestError::NoCustody { owner })?;
+        let now = os::instant();
         self.backup
             .approvals
             .retain(|a| a.until > now && !(a.owner == owner && a.code == code));
         if self.backup.approvals.len() >= APPROVALS_MAX {
-            bail!("{APPROVALS_MAX} approvals are already open; wait for some to expire");
+            return Err(RequestError::ApprovalsFull { max: APPROVALS_MAX });
         }
         self.backup.approvals.push(Approval {
             owner,
@@ -324,7 +340,7 @@ impl Runtime {
     }
 
     /// `glitter node custody`: the backups this node keeps, and open approvals.
-    pub(super) fn custody_list(&mut self) -> Result<Response> {
+    pub(super) fn custody_list(&mut self) -> Response {
         let mut lines = Vec::new();
         let mut rows = Vec::new();
         let root = self.data_dir.join("custody");
@@ -355,13 +371,13 @@ impl Runtime {
                     }));
                 }
                 Ok(None) => {}
-                Err(e) => lines.push(format!("{owner}: DAMAGED: {e:#}")),
+                Err(e) => lines.push(format!("{owner}: DAMAGED: {}", host_line(e))),
             }
         }
         if lines.is_empty() {
             lines.push("this node keeps no backups".into());
         }
-        let now = Instant::now();
+        let now = os::instant();
         for a in self.backup.approvals.iter().filter(|a| a.until > now) {
             lines.push(format!(
                 "approved: device {} for {} ({} s left)",
@@ -370,44 +386,12 @@ impl Runtime {
                 (a.until - now).as_secs()
             ));
         }
-        Ok(Response::ok(lines, serde_json::Value::Array(rows)))
-    }
-
-    /// The node's own chain with payloads, seq 1..=head.
-    fn own_chain(&mut self) -> Result<Vec<Block>> {
-        let me = self.keys.public();
-        let head = self.node.store().head(&me).map_or(0, |h| h.seq);
-        let mut buf = [0u8; PAYLOAD_LEN_MAX];
-        let mut out = Vec::new();
-        for seq in 1..=head {
-            let h = self
-                .node
-                .store()
-                .header(&me, seq)
-                .with_context(|| format!("own block {seq} is missing"))?;
-            let len = self
-                .node
-                .store()
-                .payload(&me, seq, &mut buf)
-                .with_context(|| format!("own block {seq} has no payload"))?;
-            out.push((h, buf.get(..len).unwrap_or(&[]).to_vec()));
-        }
-        Ok(out)
-    }
-
-    /// Appends one of our own blocks and returns it with its encoded payload.
-    fn append_own_block(&mut self, payload: &Payload) -> Result<Block> {
-        let h = self.append_own(payload)?;
-        let mut buf = [0u8; PAYLOAD_LEN_MAX];
-        let bytes = payload
-            .encode(&mut buf)
-            .map_err(|e| anyhow!("payload: {e}"))?;
-        Ok((h, bytes.to_vec()))
+        Response::ok(lines, serde_json::Value::Array(rows))
     }
 
     /// `glitter node backup-status`.
-    pub(super) fn backup_status(&mut self) -> Result<Response> {
-        let chain = self.own_chain()?;
+    pub(super) fn backup_status(&mut self) -> Result<Response, RequestError> {
+        let chain = own_blocks(&mut self.node, &self.keys.public())?;
         Ok(Response::ok(
             backup::status_lines(&chain),
             serde_json::Value::Null,
@@ -416,7 +400,7 @@ impl Runtime {
 
     /// `glitter node backup`: starts a backup; the answer goes to `reply` once every
     /// custodian has answered (or at once, on an error before anything is sent).
-    pub(super) fn start_backup(
+    pub(super) fn on_backup_request(
         &mut self,
         custodians: &[String],
         threshold: u8,
@@ -429,71 +413,45 @@ impl Runtime {
                 self.backup.jobs.push(job);
             }
             Err(e) => {
-                let _ = reply.send(Response::err(format!("{e:#}")));
+                let _ = reply.send(Response::err(one_line(&e)));
             }
         }
     }
 
-    fn begin_backup(&mut self, custodians: &[String], threshold: u8) -> Result<Job> {
+    /// Runs the one owner-backup flow ([`start_backup`]) on the node's chain, once the
+    /// plan passes and every custodian is connected and proven by `Hello` (nothing is
+    /// appended otherwise), then sends each custodian its package.
+    fn begin_backup(&mut self, custodians: &[String], threshold: u8) -> Result<Job, RequestError> {
         let me = self.keys.public();
-        let mut keys = Vec::new();
-        for c in custodians {
-            let k = author_arg(c)?;
-            if k == me {
-                bail!("you cannot be your own custodian");
-            }
-            if keys.contains(&k) {
-                bail!("custodian {k} is named twice");
-            }
-            keys.push(k);
-        }
-        let n = keys.len();
-        if !(2..=16).contains(&n) {
-            bail!("a backup needs 2 to 16 custodians, not {n}");
-        }
-        if !(2..=n).contains(&usize::from(threshold)) {
-            bail!("--threshold must be between 2 and the number of custodians ({n})");
-        }
-        // Every custodian must be connected and have proven its key.
-        let mut peers = Vec::new();
-        for k in &keys {
-            let peer = self
-                .backup
-                .authors
-                .iter()
-                .find(|(p, a)| *a == k && self.connected.contains(p))
-                .map(|(p, _)| *p)
-                .with_context(|| {
-                    format!(
-                        "custodian {k} is not connected (start its node and pass its address with --peer); nothing was appended"
-                    )
-                })?;
-            peers.push(peer);
-        }
-        let mut lines = Vec::new();
-        // Read the own chain once; the blocks appended below are added to it.
-        let mut chain = self.own_chain()?;
-        for c in untrusted_custodians(&chain, &keys) {
-            let block = self.append_own_block(&custodian_trust(&c))?;
-            lines.push(format!("trusted {c} as custodian (block {})", block.0.seq));
-            chain.push(block);
-        }
-        let prev = latest_manifest(&chain).map(|(_, m)| m);
-        let entropy = glitter_host::os::random32()?;
-        let p = prepare_backup(&self.keys, &chain, prev.as_ref(), &keys, threshold, entropy)?;
-        let mblock = self.append_own_block(&Payload::BackupManifest(p.manifest.clone()))?;
-        let h = mblock.0;
-        lines.push(format!(
-            "backup version {} ({}) at block {}: any {threshold} of {n} custodians restore seq 1..={}",
-            p.manifest.version,
-            if p.full { "full" } else { "incremental" },
-            h.seq,
-            p.manifest.last_seq()
-        ));
+        let keys = custodians
+            .iter()
+            .map(|c| author_arg(c).map_err(RequestError::argument("custodian")))
+            .collect::<Result<Vec<PublicKey>, RequestError>>()?;
+        // The plan's own checks first (start_backup runs them again), so that a bad plan
+        // reads as it does offline, whether or not its custodians are connected.
+        check_plan(&me, &keys, threshold).map_err(|e| RequestError::Backup(e.into()))?;
+        let peers = keys
+            .iter()
+            .map(|k| self.custodian_peer(k))
+            .collect::<Result<Vec<PeerId>, RequestError>>()?;
+        let entropy = os::random32()?;
+        let mut chain = NodeChain {
+            node: &mut self.node,
+            keys: &self.keys,
+        };
+        let started = start_backup(&mut chain, &self.keys, &keys, threshold, entropy)
+            .map_err(|e| RequestError::Backup(e.into()))?;
+        let mut lines: Vec<String> = started
+            .trusted
+            .iter()
+            .map(|(c, seq)| format!("trusted {c} as custodian (block {seq})"))
+            .collect();
+        lines.push(started.summary());
         self.announce();
         let id = self.backup.next_job;
         self.backup.next_job += 1;
-        let block_bytes = backup::block_bytes(&mblock);
+        let p = &started.prepared;
+        let block_bytes = backup::block_bytes(&started.manifest_block);
         for (i, peer) in peers.iter().enumerate() {
             let (Some(share), Some(records)) = (p.shares.get(i), p.new_records.get(i)) else {
                 continue;
@@ -508,17 +466,28 @@ impl Runtime {
                 .outbound
                 .insert(rid, Outbound::Deliver { job: id, index: i });
         }
+        let h = started.manifest_block.0;
         Ok(Job {
             id,
             reply: None,
             lines,
+            outcome: vec![None; keys.len()],
             custodians: keys,
-            outcome: vec![None; n],
             version: p.manifest.version,
             manifest_seq: h.seq,
             manifest_id: h.id(),
             threshold,
         })
+    }
+
+    /// The connected peer that proved (by `Hello`) to hold custodian `k`'s key.
+    fn custodian_peer(&self, k: &PublicKey) -> Result<PeerId, RequestError> {
+        self.backup
+            .authors
+            .iter()
+            .find(|(p, a)| *a == k && self.connected.contains(p))
+            .map(|(p, _)| *p)
+            .ok_or(RequestError::NotConnected { custodian: *k })
     }
 
     /// Checks a custodian's answer to a package: a receipt signed by that custodian
@@ -631,35 +600,4 @@ fn finish_job(mut j: Job) {
 /// How many owners `data_dir` keeps backups for.
 fn custodies(data_dir: &std::path::Path) -> usize {
     std::fs::read_dir(data_dir.join("custody")).map_or(0, |rd| rd.count())
-}
-
-/// Adversarial mode: answers every device at once, without approval, with a release
-/// whose sealed share and shard records are corrupted (one bit each).
-fn evil_release(
-    custody: &Custody,
-    keys: &glitter_core::sig::KeyPair,
-    device: &[u8; 32],
-) -> BackupResponse {
-    let Ok(r) = custody.respond(keys, device) else {
-        return BackupResponse::Nothing;
-    };
-    let mut release = r.release.to_bytes().to_vec();
-    if let Some(b) = release.last_mut() {
-        *b ^= 1;
-    }
-    let records = r
-        .records
-        .into_iter()
-        .map(|mut rec| {
-            if let Some(b) = rec.last_mut() {
-                *b ^= 1;
-            }
-            rec
-        })
-        .collect();
-    BackupResponse::Release {
-        manifest_block: backup::block_bytes(&r.manifest_block),
-        release,
-        records,
-    }
 }

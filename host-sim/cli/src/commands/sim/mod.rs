@@ -1,15 +1,19 @@
 //! `glitter sim ...`: run a simulator scenario, print a summary table, and optionally
 //! write a JSON report and an SVG plot. Every run prints its seed and replay command.
 
+use anyhow::{Result, bail};
+use clap::{Args, Subcommand};
+use glitter_host::os;
 use glitter_sim::reference::Graph;
 use glitter_sim::report::{self, Line};
 use glitter_sim::scenarios::{self, FaultPlan};
-use anyhow::{Result, bail};
-use clap::{Args, Subcommand};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::io::IsTerminal;
 use std::path::PathBuf;
-use std::time::Instant;
+pub use support::peak_rss_mib;
+use support::{faults_batch, json_report, parse_graph, theory_rounds};
+
+mod support;
 
 /// Options every scenario shares.
 #[derive(Debug, Args, Clone)]
@@ -160,7 +164,7 @@ fn bar(len: u64, what: &str) -> ProgressBar {
 pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
     let mut out = Vec::new();
     match cmd {
-        SimCommand::Demo => return crate::demo::run(),
+        SimCommand::Demo => return crate::commands::demo::run(),
         SimCommand::Gossip {
             nodes,
             trials,
@@ -179,7 +183,7 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                 if no_memo { " --no-memo" } else { "" }
             ));
             let pb = bar(2 * trials as u64, "gossip trials");
-            let start = Instant::now();
+            let start = os::instant();
             let res = scenarios::gossip(nodes, trials, g, common.seed, !no_memo, |d| {
                 pb.set_position(d as u64)
             });
@@ -264,7 +268,7 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                 if no_memo { " --no-memo" } else { "" }
             ));
             let pb = bar(1, "scale");
-            let start = Instant::now();
+            let start = os::instant();
             let o = scenarios::scale(
                 nodes,
                 common.seed,
@@ -277,6 +281,12 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                 },
             )?;
             pb.finish_and_clear();
+            if std::env::var_os("GLITTER_DEBUG_SCALE").is_some() && !o.lacking.is_empty() {
+                eprintln!("{}", out[0]);
+                for l in &o.lacking {
+                    eprintln!("{l}");
+                }
+            }
             let wall = start.elapsed().as_secs_f64();
             out.extend(report::table(
                 &["metric", "value"],
@@ -412,7 +422,16 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
             let mut results = Vec::new();
             for k in 0..seeds {
                 let seed = common.seed.wrapping_add(k);
-                results.push(glitter_sim::equivocate::run(seed, nodes, drop)?);
+                let o = glitter_sim::equivocate::run(seed, nodes, drop)?;
+                if std::env::var_os("GLITTER_DEBUG_EQ").is_some() && !o.lagging.is_empty() {
+                    eprintln!(
+                        "seed {seed}; replay: glitter sim equivocate --nodes {nodes} --drop {drop} --seeds 1 --seed {seed}"
+                    );
+                    for l in &o.lagging {
+                        eprintln!("{l}");
+                    }
+                }
+                results.push(o);
                 pb.inc(1);
             }
             pb.finish_and_clear();
@@ -513,7 +532,7 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                 ..NoForkPlan::default()
             };
             let pb = bar(1, "backup scenario");
-            let start = Instant::now();
+            let start = os::instant();
             let r = backup::scenario(common.seed, &plan, &[(3, 5), (4, 7)], &forks)?;
             pb.finish_and_clear();
             let mut rows = Vec::new();
@@ -578,145 +597,4 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
         }
     }
     Ok(out)
-}
-
-fn faults_batch(
-    out: &mut Vec<String>,
-    name: &str,
-    plan: &FaultPlan,
-    seeds: u64,
-    common: &Common,
-) -> Result<()> {
-    if seeds == 0 {
-        bail!("--seeds must be at least 1");
-    }
-    let pb = bar(seeds, name);
-    let mut results = Vec::new();
-    for k in 0..seeds {
-        let seed = common.seed.wrapping_add(k);
-        let o = scenarios::faults(seed, plan)?;
-        if !o.converged || o.invalid_stored > 0 {
-            pb.finish_and_clear();
-            bail!(
-                "seed {seed} failed (converged: {}, invalid stored: {}); replay: glitter sim {name} --nodes {} --seed {seed}",
-                o.converged,
-                o.invalid_stored,
-                plan.nodes
-            );
-        }
-        results.push(o);
-        pb.inc(1);
-    }
-    pb.finish_and_clear();
-    let mut times: Vec<u64> = results
-        .iter()
-        .filter_map(|o| o.converge_ms_after_heal)
-        .collect();
-    times.sort_unstable();
-    let p = |q: f64| {
-        times
-            .get(((times.len().saturating_sub(1)) as f64 * q) as usize)
-            .copied()
-            .unwrap_or(0)
-    };
-    let sum = |f: fn(&scenarios::FaultOutcome) -> u64| results.iter().map(f).sum::<u64>();
-    out.extend(report::table(
-        &["metric", "value"],
-        &[
-            vec!["runs (seeds)".into(), seeds.to_string()],
-            vec![
-                "converged".into(),
-                format!(
-                    "{} of {seeds}",
-                    results.iter().filter(|o| o.converged).count()
-                ),
-            ],
-            vec![
-                "invalid blocks stored".into(),
-                sum(|o| o.invalid_stored).to_string(),
-            ],
-            vec![
-                format!(
-                    "convergence after {} (ms) p50/p90/max",
-                    if plan.partition { "heal" } else { "last post" }
-                ),
-                format!("{}/{}/{}", p(0.5), p(0.9), p(1.0)),
-            ],
-            vec![
-                "posts / deliveries".into(),
-                format!("{} / {}", sum(|o| o.posts), sum(|o| o.deliveries)),
-            ],
-            vec![
-                "dropped / duplicated messages".into(),
-                format!("{} / {}", sum(|o| o.dropped), sum(|o| o.duplicated)),
-            ],
-            vec!["crashes".into(), sum(|o| o.crashes).to_string()],
-        ],
-    ));
-    json_report(out, common, &results)?;
-    if let Some(path) = &common.svg {
-        let first = &results[0];
-        let pts: Vec<(f64, f64)> = first
-            .series
-            .iter()
-            .map(|(t, c)| (*t as f64 / 1000.0, *c))
-            .collect();
-        report::write_svg(
-            path,
-            &report::svg(
-                &format!("{name}, seed {}: coverage over time", first.seed),
-                "seconds",
-                &[Line {
-                    name: "coverage",
-                    points: &pts,
-                }],
-            ),
-        )?;
-        out.push(format!("plot: {}", path.display()));
-    }
-    Ok(())
-}
-
-/// Writes `value` as the JSON report if `--json` was given, and says where.
-fn json_report<T: serde::Serialize>(
-    out: &mut Vec<String>,
-    common: &Common,
-    value: &T,
-) -> Result<()> {
-    if let Some(p) = &common.json {
-        report::write_json(p, value)?;
-        out.push(format!("report: {}", p.display()));
-    }
-    Ok(())
-}
-
-fn parse_graph(s: &str) -> Result<Graph> {
-    if s == "complete" {
-        return Ok(Graph::Complete);
-    }
-    if let Some(d) = s.strip_prefix("regular:")
-        && let Ok(d) = d.parse::<usize>()
-        && d >= 2
-    {
-        return Ok(Graph::RandomRegular(d));
-    }
-    bail!("--graph must be `complete` or `regular:D` with D ≥ 2, not {s:?}")
-}
-
-/// Reference means from DESIGN.md (200 trials, complete graph): (push, push-pull).
-fn theory_rounds(n: usize) -> (Option<f64>, Option<f64>) {
-    match n {
-        100 => (Some(12.2), Some(6.5)),
-        1000 => (Some(17.9), Some(9.2)),
-        10000 => (Some(23.8), Some(11.6)),
-        _ => (None, None),
-    }
-}
-
-/// Peak resident set size of this process (Linux), in MiB.
-pub fn peak_rss_mib() -> Option<f64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb / 1024.0)
 }

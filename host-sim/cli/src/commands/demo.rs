@@ -3,11 +3,11 @@
 //!
 //! Deterministic: fixed seeds and a fixed clock, so its output can be asserted.
 
+use anyhow::{Context, Result};
+use glitter_core::social::{Follow, Payload};
 use glitter_host::chainfile::{ChainFile, read_verified};
 use glitter_host::datadir::DataDir;
 use glitter_host::feed;
-use anyhow::{Context, Result};
-use glitter_core::social::{Follow, Payload};
 use std::path::PathBuf;
 
 /// The demo clock's start: 2026-01-01T00:00:00Z.
@@ -51,9 +51,9 @@ fn zk_claim(
     let binding = Binding::new(b"glitter/demo/v1", b"bob's fresh challenge 7");
     let proof = Dalek
         .prove(&ring, alice, &binding, &mut rng)
-        .map_err(|e| anyhow::anyhow!("prove: {e}"))?;
+        .context("prove")?;
     let mut bytes = [0u8; RingProof::ENCODED_LEN_MAX];
-    let len = proof.emit(&mut bytes).map_err(|e| anyhow::anyhow!("{e}"))?;
+    let len = proof.emit(&mut bytes).context("emit the proof")?;
     out.push(format!(
         "alice proves \"I am one of the {} people bob follows\" ({len}-byte ring proof)",
         followed.len()
@@ -88,7 +88,7 @@ fn zk_claim(
         b"it is me",
         &mut rng,
     )
-    .map_err(|e| anyhow::anyhow!("claim: {e}"))?;
+    .context("claim")?;
     let h = alice_dir.append_own(&Payload::Claim(claim), tick())?;
     let chain = alice_dir.chain(&alice.public())?;
     let payload = chain.payloads.last().cloned().flatten().unwrap_or_default();
@@ -114,8 +114,7 @@ fn network(out: &mut Vec<String>) -> Result<()> {
         drop_rate: 0.1,
         ..Builder::default()
     }
-    .build()
-    .map_err(anyhow::Error::msg)?;
+    .build()?;
     let names = ["alice", "bob", "charlie"];
     for (i, name) in names.iter().enumerate() {
         for j in 0..3 {
@@ -126,9 +125,7 @@ fn network(out: &mut Vec<String>) -> Result<()> {
     }
     out.push("links: 20-120 ms latency, 10% of messages lost; everyone follows everyone".into());
     sim.run_until(2_000, |_| {});
-    let h = sim
-        .post(0, "Hello, glitter! My first block.")
-        .map_err(anyhow::Error::msg)?;
+    let h = sim.post(0, "Hello, glitter! My first block.")?;
     out.push(format!(
         "t={:>5} ms  alice posts block {} ({})",
         sim.now_ms(),
@@ -191,7 +188,10 @@ fn story(root: &std::path::Path) -> Result<Vec<String>> {
         out.push(format!("{name:<8} {}", keys.public()));
         dirs.push(d);
     }
-    let keys: Vec<_> = dirs.iter().map(|d| d.identity()).collect::<Result<_>>()?;
+    let keys: Vec<_> = dirs
+        .iter()
+        .map(|d| d.identity())
+        .collect::<Result<_, _>>()?;
 
     out.push("== 2. they follow each other".into());
     for (i, d) in dirs.iter().enumerate() {
@@ -249,7 +249,7 @@ fn story(root: &std::path::Path) -> Result<Vec<String>> {
         Ok(_) => anyhow::bail!("tampered file verified: this is a bug"),
         Err(e) => out.push(format!(
             "rejected: {}",
-            e.to_string().replace(&root.display().to_string(), "<tmp>")
+            format!("{:#}", anyhow::Error::from(e)).replace(&root.display().to_string(), "<tmp>")
         )),
     }
 

@@ -1,0 +1,116 @@
+//! `glitter feed`, `export`, `import`, `verify` and `fsck`: the chains a data
+//! directory holds, chain files, and the image's health.
+
+use anyhow::{Context, Result, bail};
+use glitter_host::account::author_arg;
+use glitter_host::chainfile::{ChainFile, read_verified};
+use glitter_host::datadir::{DataDir, IMAGE_FILE, ImportOutcome, write_atomic};
+use glitter_host::feed;
+use std::path::Path;
+
+/// `glitter feed`: every stored chain, oldest block first, forks flagged.
+///
+/// # Errors
+/// If the image cannot be read.
+pub fn feed(data: &DataDir) -> Result<Vec<String>> {
+    let mut out = Vec::new();
+    let mut chains = Vec::new();
+    for a in data.authors()? {
+        chains.push(data.chain(&a)?);
+    }
+    if chains.is_empty() {
+        out.push("(no chains yet: glitter keygen, glitter post, glitter import)".into());
+    }
+    for (author, seq) in data.forks()? {
+        out.push(format!(
+            "!! {author} FORKED at seq {seq}: blocks from there on are disputed"
+        ));
+    }
+    out.extend(feed::render(&chains));
+    Ok(out)
+}
+
+/// `glitter export FILE [--author KEY]`.
+///
+/// # Errors
+/// A bad key, no chain stored, or a write failure.
+pub fn export(data: &DataDir, file: &Path, author: Option<String>) -> Result<Vec<String>> {
+    let a = match author {
+        Some(a) => author_arg(&a)?,
+        None => data.identity()?.public(),
+    };
+    let chain = data.chain(&a)?;
+    if chain.headers.is_empty() {
+        bail!("no chain stored for {a}");
+    }
+    write_atomic(file, &ChainFile::from_chain(&chain).to_bytes(), false)?;
+    Ok(vec![format!(
+        "exported {} blocks of {a} to {}",
+        chain.headers.len(),
+        file.display()
+    )])
+}
+
+/// `glitter import FILE`: verifies, then stores (an invalid file changes nothing).
+///
+/// # Errors
+/// The file's framing or first invalid block, or a fork with the stored chain.
+pub fn import(data: &DataDir, file: &Path) -> Result<Vec<String>> {
+    let chain = read_verified(file)?;
+    let outcome = data
+        .import(&chain)
+        .with_context(|| format!("{}", file.display()))?;
+    Ok(vec![match outcome {
+        ImportOutcome::New { blocks } => format!("imported {blocks} blocks of {}", chain.author),
+        ImportOutcome::Extended { added } => format!("added {added} blocks to {}", chain.author),
+        ImportOutcome::UpToDate => format!("{} already up to date", chain.author),
+    }])
+}
+
+/// `glitter verify FILE`: author, length and head, or the failing block.
+///
+/// # Errors
+/// The file's framing or first invalid block.
+pub fn verify(file: &Path) -> Result<Vec<String>> {
+    let chain = read_verified(file)?;
+    Ok(vec![
+        format!("ok: {}", file.display()),
+        format!("author: {}", chain.author),
+        format!("blocks: {}", chain.headers.len()),
+        match chain.head() {
+            Some(h) => format!("head: seq {} id {}", h.seq, h.id()),
+            None => "head: (empty chain)".to_string(),
+        },
+    ])
+}
+
+/// `glitter fsck`: what the mount found and the usage figures.
+///
+/// # Errors
+/// If the image cannot be opened or mounted.
+pub fn fsck(data: &DataDir) -> Result<Vec<String>> {
+    let (m, u) = data.fsck()?;
+    Ok(vec![
+        format!("image: {}", data.root().join(IMAGE_FILE).display()),
+        format!(
+            "records: {} blocks by {} authors, {} pages in use",
+            m.records, m.authors, m.pages_in_use
+        ),
+        match m.torn_tail {
+            Some(t) => format!(
+                "torn tail: an interrupted append at offset {} was discarded (repaired: {})",
+                t.offset, t.repaired
+            ),
+            None => "torn tail: none (the last session ended cleanly)".to_string(),
+        },
+        format!(
+            "space: {} of {} bytes used, {} free; {} bytes of blocks stored",
+            u.flash_bytes_used, u.flash_bytes, u.flash_bytes_free, u.stored_bytes
+        ),
+        format!(
+            "index: {} of {} blocks, {} of {} authors ({} bytes of RAM)",
+            u.blocks, u.blocks_max, u.authors, u.authors_max, u.index_bytes
+        ),
+        "ok".into(),
+    ])
+}

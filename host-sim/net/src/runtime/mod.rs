@@ -1,0 +1,524 @@
+//! The node's event loop: one core [`Node`] behind a libp2p swarm.
+//!
+//! Everything runs on one thread (a current-thread tokio runtime): the swarm, the
+//! control socket and the core node, which is not `Sync` and needs no locks this way.
+//! A step is one of: a swarm event, a control request, a gossip tick, a redial tick,
+//! or a shutdown signal. Every message the core node emits is routed by kind:
+//!
+//! - `Heads` are published on the gossipsub topic [`HEADS_TOPIC`] (to every peer: the
+//!   core picks one peer per tick, gossipsub reaches them all);
+//! - while the node answers a request from peer P, its messages for P form the
+//!   response (normally the `Block`s of a `Want`);
+//! - every other message becomes a request to its peer on `/glitter/sync/1`.
+//!
+//! Received gossip is validated before gossipsub forwards it (`validate_messages`):
+//! anything that is not a well-formed `Heads` with usable author keys is rejected
+//! (`MessageAcceptance::Reject`, which costs the forwarding peer gossipsub score), and
+//! malformed bytes are also handed to the core, which penalises the sender. Blocks
+//! are verified by the core's chain validator (signatures included) before they are
+//! stored; a peer that sends invalid ones loses core score, is banned at the ban
+//! score, and its core score is mirrored into gossipsub's application-specific score.
+//!
+//! The loop is here; the rest is in one module per concern: `swarm` (the libp2p
+//! behaviour and the gossip validator), `own` (the store and the node's own chain),
+//! `control` (the control socket and its requests), `custody` (backup and restore on
+//! `/glitter/backup/1`) and `adversary` (the test-only `--evil` and `--equivocate`
+//! modes, reached only through the `adversary` field).
+//!
+//! [`Node`]: glitter_core::sync::Node
+
+mod adversary;
+mod control;
+mod custody;
+mod own;
+mod swarm;
+
+pub use swarm::{LIBP2P_KEY_DOMAIN, libp2p_keypair};
+
+use crate::codec::RESPONSE_MESSAGES_MAX;
+use crate::control::INFO_NAME;
+use crate::error::NodeError;
+use crate::store::FlashStore;
+use crate::transport::DialTargets;
+use adversary::Adversary;
+use custody::BackupState;
+use futures::StreamExt;
+use glitter_core::chain::Ed25519Check;
+use glitter_core::sig::{KeyPair, PublicKey};
+use glitter_core::sync::{Config, GossipMode, Node, PeerId as CorePeer};
+use glitter_host::datadir::DataDir;
+use glitter_host::outbox::VecOutbox;
+use glitter_host::{Sink, os};
+use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
+use libp2p::request_response;
+use libp2p::swarm::SwarmEvent;
+use libp2p::swarm::dial_opts::DialOpts;
+use libp2p::{Multiaddr, PeerId, Swarm, TransportError, identify, mdns};
+use rand_chacha::ChaCha8Rng;
+use rand_core::SeedableRng;
+use std::collections::{HashMap, HashSet};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use swarm::{Behaviour, BehaviourEvent, check_heads, is_heads};
+
+/// The gossipsub topic of head announcements.
+pub const HEADS_TOPIC: &str = "glitter/heads/1";
+/// The lock file that keeps a second node off the same data directory.
+pub const LOCK_NAME: &str = "node.lock";
+/// Most sync requests in flight; more are dropped (the core asks again after its want
+/// timeout).
+pub const REQUESTS_IN_FLIGHT_MAX: usize = 64;
+/// Most messages one core call may emit before the outbox refuses more.
+const OUTBOX_MAX: usize = 256;
+/// Most libp2p peers mapped to core peer ids; later ones share one id.
+const PEER_TABLE_MAX: usize = 4096;
+/// How often configured peers that are not connected are dialled again.
+const REDIAL_MS: u64 = 2_000;
+
+/// The core node as this process runs it: 64 peers, 256 replicated authors, 64 wants
+/// in flight, 8 fork proofs, 32 parked blocks.
+pub type CoreNode = Node<FlashStore, Ed25519Check, 64, 256, 64, 8, 32>;
+
+/// How to run a node (the parsed `glitter node` options).
+pub struct Options {
+    /// Where the node's lines for its operator go (the binary passes stdout).
+    pub out: Box<dyn Sink>,
+    /// Listen addresses.
+    pub listen: Vec<Multiaddr>,
+    /// Peers to dial (and redial while disconnected).
+    pub peers: Vec<Multiaddr>,
+    /// Gossip interval.
+    pub tick_ms: u64,
+    /// Sync every flash write (durable against power loss, not only process crashes).
+    pub fsync: bool,
+    /// TEST ONLY: adversarial mode (malformed and inflated heads, forged blocks,
+    /// corrupted releases); see `runtime::adversary`.
+    pub evil: bool,
+    /// TEST ONLY: equivocation mode (a signed twin of the head block for some peers).
+    pub equivocate: bool,
+    /// Discover and dial peers on the local network with mDNS.
+    pub mdns: bool,
+}
+
+/// Transport-level counters (the core has its own).
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+struct NetStats {
+    heads_published: u64,
+    gossip_accepted: u64,
+    gossip_rejected: u64,
+    requests_sent: u64,
+    requests_dropped: u64,
+    requests_failed: u64,
+    requests_served: u64,
+    responses_received: u64,
+}
+
+/// A running node: the core node, its swarm, and what the loop keeps between steps.
+struct Runtime {
+    swarm: Swarm<Behaviour>,
+    node: Box<CoreNode>,
+    keys: KeyPair,
+    topic: IdentTopic,
+    peer_ids: HashMap<PeerId, CorePeer>,
+    peer_of: Vec<PeerId>,
+    connected: HashSet<PeerId>,
+    /// The last `Heads` each peer published: handled again after its blocks arrive, so
+    /// a long chain is fetched want after want without waiting for the next tick.
+    last_heads: HashMap<CorePeer, Vec<u8>>,
+    in_flight: usize,
+    dial_targets: DialTargets,
+    listen: Vec<Multiaddr>,
+    follows: Vec<PublicKey>,
+    rng: ChaCha8Rng,
+    clock: os::Clock,
+    stats: NetStats,
+    data_dir: PathBuf,
+    stop: bool,
+    backup: BackupState,
+    out: Box<dyn Sink>,
+    /// TEST ONLY: how this node misbehaves (`None` for every real node).
+    adversary: Option<Adversary>,
+}
+
+/// Runs a node on `data_dir` until SIGINT, SIGTERM or a `stop` request.
+///
+/// # Errors
+/// [`NodeError`]: if the data directory, the flash image, the listen address or the
+/// control socket cannot be set up, or the runtime fails.
+pub fn run(opts: Options, data_dir: &Path) -> Result<(), NodeError> {
+    let dir = data_dir.to_path_buf();
+    // The flash log's RAM index (about 280 KiB) is built on the stack before it is
+    // boxed; a thread of its own gets a stack with room for it.
+    let handle = std::thread::Builder::new()
+        .name("glitter-node".into())
+        .stack_size(64 * 1024 * 1024)
+        .spawn(move || -> Result<(), NodeError> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(NodeError::Tokio)?;
+            rt.block_on(run_async(opts, &dir))
+        })
+        .map_err(NodeError::Thread)?;
+    handle.join().map_err(|_| NodeError::Panicked)?
+}
+
+/// Takes the data directory's node lock (held until the returned file is dropped).
+fn take_lock(data_dir: &Path) -> Result<File, NodeError> {
+    let path = data_dir.join(LOCK_NAME);
+    let lock = match File::create(&path) {
+        Ok(f) => f,
+        Err(source) => return Err(NodeError::Lock { path, source }),
+    };
+    if lock.try_lock().is_err() {
+        return Err(NodeError::Running { path });
+    }
+    Ok(lock)
+}
+
+async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> {
+    let data = DataDir::open(data_dir).map_err(NodeError::host("data directory"))?;
+    let keys = data.identity().map_err(NodeError::host("identity"))?;
+    let lock = take_lock(data_dir)?;
+    let store = own::open_store(&data, opts.fsync, &mut *opts.out)?;
+    let config = Config {
+        // Heads go to every peer by gossipsub, so nobody needs to answer with theirs.
+        mode: GossipMode::Push,
+        ..Config::default()
+    };
+    let mut node = Box::new(CoreNode::new(keys.public(), store, Ed25519Check, config));
+    let follows = own::replay_follows(&mut node, &keys.public())?;
+    let key = libp2p_keypair(&keys)?;
+    let topic = IdentTopic::new(HEADS_TOPIC);
+    let mut swarm = swarm::build_swarm(key, &topic, opts.mdns)?;
+    for addr in &opts.listen {
+        swarm.listen_on(addr.clone()).map_err(|e| match e {
+            // libp2p wraps the OS error in layers that each print it again: keep its
+            // kind and its text, once.
+            TransportError::Other(e) => NodeError::Listen {
+                addr: addr.clone(),
+                source: std::io::Error::new(e.kind(), e.to_string()),
+            },
+            TransportError::MultiaddrNotSupported(_) => {
+                NodeError::ListenUnsupported { addr: addr.clone() }
+            }
+        })?;
+    }
+    let (sock, mut ctl_rx) = control::listen(data_dir)?;
+    let seed = os::random32()?;
+    let mut rt = Runtime {
+        swarm,
+        node,
+        keys,
+        topic,
+        peer_ids: HashMap::new(),
+        peer_of: Vec::new(),
+        connected: HashSet::new(),
+        last_heads: HashMap::new(),
+        in_flight: 0,
+        dial_targets: DialTargets::new(&opts.peers),
+        listen: Vec::new(),
+        follows,
+        rng: ChaCha8Rng::from_seed(seed),
+        clock: os::Clock::start(),
+        stats: NetStats::default(),
+        data_dir: data_dir.to_path_buf(),
+        stop: false,
+        backup: BackupState::default(),
+        out: opts.out,
+        adversary: Adversary::from_flags(opts.evil, opts.equivocate),
+    };
+    let hello = format!(
+        "glitter node {} (peer id {})",
+        rt.keys.public(),
+        rt.swarm.local_peer_id()
+    );
+    rt.out.line(&hello);
+    rt.redial();
+    let mut tick = tokio::time::interval(Duration::from_millis(opts.tick_ms.max(10)));
+    let mut redial = tokio::time::interval(Duration::from_millis(REDIAL_MS));
+    let watch = |kind: tokio::signal::unix::SignalKind, signal: &'static str| {
+        tokio::signal::unix::signal(kind).map_err(|source| NodeError::Signal { signal, source })
+    };
+    let mut term = watch(tokio::signal::unix::SignalKind::terminate(), "SIGTERM")?;
+    let mut int = watch(tokio::signal::unix::SignalKind::interrupt(), "SIGINT")?;
+    // Bounded by the process's life: one step per event; a stop request, SIGINT or
+    // SIGTERM ends it.
+    while !rt.stop {
+        tokio::select! {
+            ev = rt.swarm.select_next_some() => rt.on_swarm_event(ev),
+            Some((req, reply)) = ctl_rx.recv() => rt.on_control_msg(req, reply),
+            _ = tick.tick() => rt.on_tick(),
+            _ = redial.tick() => rt.redial(),
+            _ = term.recv() => break,
+            _ = int.recv() => break,
+        }
+    }
+    rt.out.line("glitter node: shutting down");
+    // Let a pending control answer (for `stop`) reach its client.
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    let _ = std::fs::remove_file(&sock);
+    let _ = std::fs::remove_file(data_dir.join(INFO_NAME));
+    let Runtime { node, .. } = rt;
+    let mut flash = node.into_store().into_log().into_flash();
+    if let Err(source) = flash.sync() {
+        return Err(NodeError::Sync {
+            path: flash.path().to_path_buf(),
+            source,
+        });
+    }
+    drop(lock);
+    Ok(())
+}
+
+impl Runtime {
+    fn now_ms(&self) -> u64 {
+        self.clock.now_ms()
+    }
+
+    fn core_id(&mut self, peer: PeerId) -> CorePeer {
+        if let Some(id) = self.peer_ids.get(&peer) {
+            return *id;
+        }
+        if self.peer_of.len() >= PEER_TABLE_MAX {
+            return CorePeer::MAX;
+        }
+        let id = self.peer_of.len() as CorePeer;
+        self.peer_of.push(peer);
+        self.peer_ids.insert(peer, id);
+        id
+    }
+
+    fn libp2p_id(&self, id: CorePeer) -> Option<PeerId> {
+        self.peer_of.get(id as usize).copied()
+    }
+
+    /// Mirrors the core's score of `id` into gossipsub's application score.
+    fn mirror_score(&mut self, id: CorePeer) {
+        if let (Some(pid), Some(score)) = (self.libp2p_id(id), self.node.peer_score(id)) {
+            self.swarm
+                .behaviour_mut()
+                .gossipsub
+                .set_application_score(&pid, f64::from(score));
+        }
+    }
+
+    /// Sends what the core emitted. Messages for `reply_to` (except heads) are
+    /// returned as the response to its request.
+    fn route(&mut self, out: VecOutbox, reply_to: Option<CorePeer>) -> Vec<Vec<u8>> {
+        let mut response = Vec::new();
+        for (to, bytes) in out.messages {
+            if is_heads(&bytes) {
+                self.publish(bytes);
+            } else if Some(to) == reply_to {
+                if response.len() < RESPONSE_MESSAGES_MAX {
+                    response.push(bytes);
+                }
+            } else {
+                self.send_request(to, bytes);
+            }
+        }
+        response
+    }
+
+    fn publish(&mut self, bytes: Vec<u8>) {
+        let topic = self.topic.clone();
+        if self
+            .swarm
+            .behaviour_mut()
+            .gossipsub
+            .publish(topic, bytes)
+            .is_ok()
+        {
+            self.stats.heads_published += 1;
+        }
+    }
+
+    fn send_request(&mut self, to: CorePeer, bytes: Vec<u8>) {
+        let Some(pid) = self.libp2p_id(to) else {
+            return;
+        };
+        if self.in_flight >= REQUESTS_IN_FLIGHT_MAX {
+            self.stats.requests_dropped += 1;
+            return;
+        }
+        self.swarm.behaviour_mut().sync.send_request(&pid, bytes);
+        self.in_flight += 1;
+        self.stats.requests_sent += 1;
+    }
+
+    /// Announces our heads now (at a tick, or after a local append instead of at the
+    /// next tick).
+    fn announce(&mut self) {
+        let now = self.now_ms();
+        let mut out = VecOutbox::new(OUTBOX_MAX);
+        self.node.tick(now, &mut self.rng, &mut out);
+        self.route(out, None);
+    }
+
+    fn on_tick(&mut self) {
+        self.announce();
+        if let Some(adversary) = self.adversary.as_mut() {
+            for bytes in adversary.gossip(&mut self.node, &self.follows) {
+                self.publish(bytes);
+            }
+        }
+    }
+
+    fn redial(&mut self) {
+        self.dial_targets.redial(&mut self.swarm, &self.connected);
+    }
+
+    fn on_swarm_event(&mut self, ev: SwarmEvent<BehaviourEvent>) {
+        match ev {
+            SwarmEvent::NewListenAddr { address, .. } => {
+                let full = address.clone().with(libp2p::multiaddr::Protocol::P2p(
+                    *self.swarm.local_peer_id(),
+                ));
+                self.out.line(&format!("listening on {full}"));
+                self.listen.push(full);
+                self.write_info();
+            }
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                self.connected.insert(peer_id);
+                if num_established.get() == 1 {
+                    self.send_hello(peer_id);
+                }
+                let id = self.core_id(peer_id);
+                self.node.add_peer(id);
+                self.dial_targets.connected(&endpoint, peer_id);
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                ..
+            } => {
+                self.connected.remove(&peer_id);
+                self.forget_author(&peer_id);
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
+                peer_id,
+                info,
+                ..
+            })) => {
+                for addr in info.listen_addrs {
+                    self.swarm.add_peer_address(peer_id, addr);
+                }
+            }
+            SwarmEvent::Behaviour(BehaviourEvent::Gossipsub(gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                message,
+            })) => self.on_gossip(propagation_source, &message_id, message),
+            SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Backup(ev)) => self.on_backup(ev),
+            SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
+                for (peer, addr) in found {
+                    self.swarm.add_peer_address(peer, addr.clone());
+                    if !self.connected.contains(&peer) {
+                        let opts = DialOpts::peer_id(peer).addresses(vec![addr]).build();
+                        let _ = self.swarm.dial(opts);
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_gossip(&mut self, via: PeerId, id: &gossipsub::MessageId, message: gossipsub::Message) {
+        let now = self.now_ms();
+        let verdict = check_heads(&message.data);
+        let acceptance = if verdict.is_ok() {
+            MessageAcceptance::Accept
+        } else {
+            MessageAcceptance::Reject
+        };
+        self.swarm
+            .behaviour_mut()
+            .gossipsub
+            .report_message_validation_result(id, &via, acceptance);
+        let mut out = VecOutbox::new(OUTBOX_MAX);
+        match verdict {
+            Err(_) => {
+                self.stats.gossip_rejected += 1;
+                // Malformed bytes cost the forwarding peer core score too (the core
+                // penalises whatever it cannot parse).
+                let from = self.core_id(via);
+                if glitter_core::sync::Message::parse(&message.data).is_err() {
+                    let _ = self.node.handle(now, from, &message.data, &mut out);
+                    self.mirror_score(from);
+                }
+            }
+            Ok(()) => {
+                self.stats.gossip_accepted += 1;
+                // Heads name what their publisher holds: ask the publisher.
+                let from = self.core_id(message.source.unwrap_or(via));
+                let _ = self.node.handle(now, from, &message.data, &mut out);
+                self.last_heads.insert(from, message.data);
+            }
+        }
+        self.route(out, None);
+    }
+
+    fn on_sync(&mut self, ev: request_response::Event<Vec<u8>, Vec<Vec<u8>>>) {
+        let now = self.now_ms();
+        match ev {
+            request_response::Event::Message { peer, message, .. } => match message {
+                request_response::Message::Request {
+                    request, channel, ..
+                } => {
+                    let from = self.core_id(peer);
+                    let mut out = VecOutbox::new(OUTBOX_MAX);
+                    let _ = self.node.handle(now, from, &request, &mut out);
+                    self.mirror_score(from);
+                    let mut response = self.route(out, Some(from));
+                    if let Some(adversary) = &self.adversary {
+                        response = adversary.response(
+                            &mut self.node,
+                            &self.keys,
+                            from,
+                            &request,
+                            response,
+                        );
+                    }
+                    self.stats.requests_served += 1;
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, response);
+                }
+                request_response::Message::Response { response, .. } => {
+                    self.in_flight = self.in_flight.saturating_sub(1);
+                    self.stats.responses_received += 1;
+                    let from = self.core_id(peer);
+                    let before = self.node.stats().blocks_stored;
+                    let mut out = VecOutbox::new(OUTBOX_MAX);
+                    for msg in &response {
+                        let _ = self.node.handle(now, from, msg, &mut out);
+                    }
+                    self.mirror_score(from);
+                    if self.node.stats().blocks_stored > before
+                        && let Some(h) = self.last_heads.get(&from).cloned()
+                    {
+                        // Pipelining: ask for the next run of blocks right away.
+                        let _ = self.node.handle(now, from, &h, &mut out);
+                    }
+                    self.route(out, None);
+                }
+            },
+            request_response::Event::OutboundFailure { .. } => {
+                self.in_flight = self.in_flight.saturating_sub(1);
+                self.stats.requests_failed += 1;
+            }
+            _ => {}
+        }
+        let _ = self.node.take_stored();
+    }
+}

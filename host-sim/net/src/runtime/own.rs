@@ -1,0 +1,117 @@
+//! The node's store and its own chain: the data directory's image opened for
+//! replication, the follows its chain records, and appending its own blocks (also as
+//! the [`OwnChain`] of the one owner-backup flow).
+
+use super::CoreNode;
+use crate::error::{BoxError, NodeError, RequestError};
+use crate::store::FlashStore;
+use glitter_core::sig::{KeyPair, PublicKey};
+use glitter_core::social::Payload;
+use glitter_core::sync::SyncStore;
+use glitter_core::wire::header::PAYLOAD_LEN_MAX;
+use glitter_host::backup::{Block, OwnChain};
+use glitter_host::datadir::{DataDir, HostLog, chain_from_log};
+use glitter_host::{Sink, feed, os};
+
+/// Mounts the data directory's image (`chain.img`) the one way a data directory does
+/// ([`DataDir::log`]: created and formatted if missing, a torn tail repaired), and
+/// reports a torn write it discarded to `out`.
+///
+/// Every write is synced, as a [`DataDir`] image's is; with `fsync` off the image is
+/// mounted a second time with syncing off. That remount is the whole adapter:
+/// `DataDir` has no option to mount without syncing.
+pub(super) fn open_store(
+    data: &DataDir,
+    fsync: bool,
+    out: &mut dyn Sink,
+) -> Result<FlashStore, NodeError> {
+    let mut log = data.log().map_err(NodeError::host("flash image"))?;
+    let path = log.flash().path().to_path_buf();
+    if let Some(t) = log.mount_report().torn_tail {
+        out.line(&format!(
+            "glitter node: {}: discarded a torn write at offset {} (repaired: {})",
+            path.display(),
+            t.offset,
+            t.repaired
+        ));
+    }
+    if !fsync {
+        let mut flash = log.into_flash();
+        flash.set_sync_writes(false);
+        log = Box::new(HostLog::mount(flash).map_err(|e| NodeError::Mount {
+            path,
+            source: e.into(),
+        })?);
+    }
+    Ok(FlashStore::new(log))
+}
+
+/// Replays the node's own Follow and Unfollow blocks into the core node, returning the
+/// followed authors.
+pub(super) fn replay_follows(
+    node: &mut CoreNode,
+    me: &PublicKey,
+) -> Result<Vec<PublicKey>, NodeError> {
+    let chain = chain_from_log(node.store().log(), me).map_err(NodeError::host("own chain"))?;
+    let follows = feed::follows(&chain);
+    for a in &follows {
+        node.follow(*a);
+    }
+    Ok(follows)
+}
+
+/// Appends one of our own blocks, stamped with the wall clock but never earlier than
+/// the head; returns it with its encoded payload.
+pub(super) fn append_own(
+    node: &mut CoreNode,
+    keys: &KeyPair,
+    payload: &Payload,
+) -> Result<Block, RequestError> {
+    let mut buf = [0u8; PAYLOAD_LEN_MAX];
+    let bytes = payload.encode(&mut buf).map_err(RequestError::Payload)?;
+    let head_ts = node
+        .store()
+        .head(&keys.public())
+        .map_or(0, |h| h.timestamp_ms);
+    let now = os::now_ms().max(head_ts);
+    let h = node
+        .append_own(keys, payload.kind(), now, bytes)
+        .map_err(|source| RequestError::Append {
+            source,
+            store: node.store_ref().last_error.clone(),
+        })?;
+    Ok((h, bytes.to_vec()))
+}
+
+/// The node's own chain, seq 1..=head, with payloads.
+pub(super) fn own_blocks(node: &mut CoreNode, me: &PublicKey) -> Result<Vec<Block>, RequestError> {
+    let chain = chain_from_log(node.store().log(), me).map_err(RequestError::host("own chain"))?;
+    chain
+        .headers
+        .into_iter()
+        .zip(chain.payloads)
+        .map(|(h, p)| {
+            p.map(|p| (h, p))
+                .ok_or(RequestError::OwnPayloadMissing { seq: h.seq })
+        })
+        .collect()
+}
+
+/// The node's own chain as the owner-backup flow
+/// ([`glitter_host::backup::start_backup`]) reads and extends it.
+pub(super) struct NodeChain<'a> {
+    /// The core node, whose store holds the chain.
+    pub(super) node: &'a mut CoreNode,
+    /// The node's keys.
+    pub(super) keys: &'a KeyPair,
+}
+
+impl OwnChain for NodeChain<'_> {
+    fn own_blocks(&mut self) -> Result<Vec<Block>, BoxError> {
+        Ok(own_blocks(self.node, &self.keys.public())?)
+    }
+
+    fn append_own(&mut self, payload: &Payload) -> Result<Block, BoxError> {
+        Ok(append_own(self.node, self.keys, payload)?)
+    }
+}

@@ -1,0 +1,205 @@
+//! The node's libp2p side: its identity, its behaviour (gossipsub with peer scoring,
+//! the two request-response protocols, identify, ping, optional mDNS) and the gossip
+//! validator.
+
+use crate::backup_proto::BackupCodec;
+use crate::codec::SyncCodec;
+use crate::error::SwarmError;
+use crate::transport::{backup_behaviour, identify_behaviour, sync_behaviour, tcp_swarm};
+use glitter_core::hash::Hash;
+use glitter_core::sig::KeyPair;
+use glitter_core::sync::Message;
+use libp2p::gossipsub::{self, IdentTopic};
+use libp2p::identity::Keypair;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::{Swarm, identify, mdns, ping};
+use std::time::Duration;
+
+/// The domain tag of the libp2p key derivation (see [`libp2p_keypair`]).
+pub const LIBP2P_KEY_DOMAIN: &[u8] = b"glitter/libp2p-identity/v1";
+
+/// Everything a node speaks.
+#[derive(NetworkBehaviour)]
+pub(super) struct Behaviour {
+    pub(super) gossipsub: gossipsub::Behaviour,
+    pub(super) sync: request_response::Behaviour<SyncCodec>,
+    pub(super) backup: request_response::Behaviour<BackupCodec>,
+    identify: identify::Behaviour,
+    ping: ping::Behaviour,
+    mdns: Toggle<mdns::tokio::Behaviour>,
+}
+
+/// The libp2p identity of a glitter identity: an Ed25519 key whose secret is
+/// SHA-256(`LIBP2P_KEY_DOMAIN` ‖ seed). It is derived from the identity seed, so a
+/// data directory always has the same peer id, but it is a different key from the
+/// chain-signing key, so libp2p never signs anything with the key that signs blocks.
+///
+/// # Errors
+/// [`SwarmError::Identity`] if libp2p refuses the derived secret (it accepts every
+/// 32-byte string).
+pub fn libp2p_keypair(keys: &KeyPair) -> Result<Keypair, SwarmError> {
+    let mut secret = Hash::of_parts(&[LIBP2P_KEY_DOMAIN, &keys.seed()]).0;
+    Keypair::ed25519_from_bytes(&mut secret).map_err(SwarmError::Identity)
+}
+
+/// The node's swarm: its behaviour over TCP + noise + yamux, subscribed to `topic`.
+pub(super) fn build_swarm(
+    key: Keypair,
+    topic: &IdentTopic,
+    with_mdns: bool,
+) -> Result<Swarm<Behaviour>, SwarmError> {
+    let gossip_config = gossipsub::ConfigBuilder::default()
+        .heartbeat_initial_delay(Duration::from_millis(100))
+        .heartbeat_interval(Duration::from_millis(700))
+        .validation_mode(gossipsub::ValidationMode::Strict)
+        .validate_messages()
+        .max_transmit_size(4 * 1024)
+        .build()
+        .map_err(SwarmError::GossipConfig)?;
+    let mut gossip = gossipsub::Behaviour::new(
+        gossipsub::MessageAuthenticity::Signed(key.clone()),
+        gossip_config,
+    )
+    .map_err(SwarmError::Gossip)?;
+    let (params, thresholds) = score_params(topic);
+    gossip
+        .with_peer_score(params, thresholds)
+        .map_err(SwarmError::Scoring)?;
+    gossip.subscribe(topic).map_err(SwarmError::Subscribe)?;
+    let mdns = if with_mdns {
+        Some(
+            mdns::tokio::Behaviour::new(mdns::Config::default(), key.public().to_peer_id())
+                .map_err(SwarmError::Mdns)?,
+        )
+    } else {
+        None
+    };
+    let behaviour = Behaviour {
+        gossipsub: gossip,
+        sync: sync_behaviour(ProtocolSupport::Full),
+        backup: backup_behaviour(ProtocolSupport::Full),
+        identify: identify_behaviour(&key),
+        ping: ping::Behaviour::new(ping::Config::new()),
+        mdns: Toggle::from(mdns),
+    };
+    tcp_swarm(key, behaviour, Duration::from_secs(3600))
+}
+
+/// Gossipsub scoring for a topic of small, periodic head announcements.
+fn score_params(
+    topic: &IdentTopic,
+) -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
+    let t = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.01,
+        time_in_mesh_quantum: Duration::from_secs(1),
+        time_in_mesh_cap: 100.0,
+        first_message_deliveries_weight: 1.0,
+        first_message_deliveries_decay: 0.5,
+        first_message_deliveries_cap: 10.0,
+        // Announcements are few and periodic: a minimum delivery rate would punish
+        // quiet honest peers, so P3 and P3b are off.
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        // P4: every rejected message counts, squared; slow decay so a peer that keeps
+        // sending garbage stays below the graylist threshold.
+        invalid_message_deliveries_weight: -10.0,
+        invalid_message_deliveries_decay: 0.9,
+        ..gossipsub::TopicScoreParams::default()
+    };
+    let mut p = gossipsub::PeerScoreParams {
+        // The core's peer score (0 down to the ban score) counts one for one.
+        app_specific_weight: 1.0,
+        ..gossipsub::PeerScoreParams::default()
+    };
+    p.topics.insert(topic.hash(), t);
+    // Several nodes on one machine share 127.0.0.1; that is not a Sybil signal.
+    p.ip_colocation_factor_whitelist
+        .insert(std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST));
+    (p, gossipsub::PeerScoreThresholds::default())
+}
+
+/// True for a well-formed `Heads` message (published, not sent as a request).
+pub(super) fn is_heads(bytes: &[u8]) -> bool {
+    matches!(Message::parse(bytes), Ok(Message::Heads { .. }))
+}
+
+/// The gossip validator: a well-formed `Heads` whose authors are usable keys and
+/// whose seq and id agree (seq 0 exactly when the id is zero).
+pub(super) fn check_heads(bytes: &[u8]) -> Result<(), &'static str> {
+    match Message::parse(bytes) {
+        Ok(Message::Heads { heads, .. }) => {
+            for e in &heads {
+                if e.author.validate().is_err() {
+                    return Err("a head names an unusable author key");
+                }
+                if (e.seq == 0) != e.id.is_zero() {
+                    return Err("a head's seq and id disagree");
+                }
+            }
+            Ok(())
+        }
+        Ok(_) => Err("not a Heads message"),
+        Err(_) => Err("malformed message"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glitter_core::sync::HeadEntry;
+    use glitter_core::sync::message::{HEADS_MAX, MESSAGE_LEN_MAX};
+
+    #[test]
+    fn libp2p_key_is_derived_and_distinct() {
+        let keys = KeyPair::from_seed([7; 32]).unwrap();
+        let a = libp2p_keypair(&keys).unwrap();
+        let b = libp2p_keypair(&keys).unwrap();
+        assert_eq!(a.public().to_peer_id(), b.public().to_peer_id());
+        let ed = a.clone().try_into_ed25519().unwrap();
+        assert_ne!(ed.public().to_bytes(), keys.public().0);
+    }
+
+    #[test]
+    fn the_validator_accepts_heads_only() {
+        let keys = KeyPair::from_seed([7; 32]).unwrap();
+        let mut heads = heapless::Vec::<HeadEntry, HEADS_MAX>::new();
+        heads
+            .push(HeadEntry {
+                author: keys.public(),
+                seq: 0,
+                id: Hash::ZERO,
+            })
+            .unwrap();
+        let mut buf = [0u8; MESSAGE_LEN_MAX];
+        let good = Message::Heads {
+            reply: false,
+            heads: heads.clone(),
+        }
+        .emit(&mut buf)
+        .unwrap()
+        .to_vec();
+        assert!(check_heads(&good).is_ok());
+        heads[0].seq = 1; // seq without id
+        let bad = Message::Heads {
+            reply: false,
+            heads,
+        }
+        .emit(&mut buf)
+        .unwrap()
+        .to_vec();
+        assert!(check_heads(&bad).is_err());
+        assert!(check_heads(&[0xEE; 7]).is_err());
+        let want = Message::Want {
+            author: keys.public(),
+            from_seq: 1,
+            count: 1,
+        }
+        .emit(&mut buf)
+        .unwrap()
+        .to_vec();
+        assert!(check_heads(&want).is_err());
+    }
+}
