@@ -21,13 +21,13 @@
 use crate::chainfile::{VerifiedChain, read_verified};
 use crate::error::DataDirError;
 use crate::flash_file::FileFlash;
+pub use crate::fsutil::write_atomic;
 use glitter_core::BlockBuilder;
 use glitter_core::chain::{ChainState, ForkProof, Head};
-use glitter_core::sig::{KeyPair, PublicKey};
+use glitter_core::sig::PublicKey;
 use glitter_core::social::Payload;
 use glitter_core::store::{BlockLog, FlashLog, MountReport, Usage};
 use glitter_core::wire::header::Header;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 type Result<T, E = DataDirError> = std::result::Result<T, E>;
@@ -168,10 +168,6 @@ impl DataDir {
         &self.root
     }
 
-    fn seed_path(&self) -> PathBuf {
-        self.root.join("identity.seed")
-    }
-
     fn fork_path(&self, author: &PublicKey) -> PathBuf {
         self.root.join("forks").join(format!("{author}.fork"))
     }
@@ -195,43 +191,6 @@ impl DataDir {
         }
         out.sort();
         Ok(out)
-    }
-
-    /// Creates the identity from `seed`.
-    ///
-    /// # Errors
-    /// If an identity already exists (it is never overwritten), or on I/O failure.
-    pub fn create_identity(&self, seed: [u8; 32]) -> Result<KeyPair> {
-        let path = self.seed_path();
-        if path.exists() {
-            return Err(DataDirError::IdentityExists { path });
-        }
-        let keys = KeyPair::from_seed(seed).map_err(|source| DataDirError::ZeroSeed {
-            path: path.clone(),
-            source,
-        })?;
-        keys.public()
-            .validate()
-            .map_err(DataDirError::UnusableKey)?;
-        write_atomic(&path, hex::encode(seed).as_bytes(), true)?;
-        Ok(keys)
-    }
-
-    /// Loads the identity.
-    ///
-    /// # Errors
-    /// If there is none (run `glitter keygen`), or the file is malformed.
-    pub fn identity(&self) -> Result<KeyPair> {
-        let path = self.seed_path();
-        let text = std::fs::read_to_string(&path).map_err(|source| DataDirError::NoIdentity {
-            path: path.clone(),
-            source,
-        })?;
-        let seed: [u8; 32] = hex::decode(text.trim())
-            .ok()
-            .and_then(|v| v.try_into().ok())
-            .ok_or_else(|| DataDirError::BadSeed { path: path.clone() })?;
-        KeyPair::from_seed(seed).map_err(|source| DataDirError::ZeroSeed { path, source })
     }
 
     /// The authors whose chains are stored, sorted.
@@ -414,34 +373,4 @@ pub fn chain_from_log(log: &mut HostLog, author: &PublicKey) -> Result<VerifiedC
         headers,
         payloads,
     })
-}
-
-/// Writes `bytes` to `path` atomically: temp file, fsync, rename, fsync the directory.
-///
-/// # Errors
-/// On I/O failure; `path` is then unchanged.
-pub fn write_atomic(path: &Path, bytes: &[u8], secret: bool) -> Result<()> {
-    let dir = path.parent().ok_or_else(|| DataDirError::NoParent {
-        path: path.to_path_buf(),
-    })?;
-    let tmp = path.with_extension("tmp");
-    {
-        let mut opts = std::fs::OpenOptions::new();
-        opts.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        if secret {
-            use std::os::unix::fs::OpenOptionsExt;
-            opts.mode(0o600);
-        }
-        #[cfg(not(unix))]
-        let _ = secret;
-        let mut f = opts.open(&tmp).map_err(io(&tmp, "cannot write"))?;
-        f.write_all(bytes).map_err(io(&tmp, "cannot write"))?;
-        f.sync_all().map_err(io(&tmp, "cannot sync"))?;
-    }
-    std::fs::rename(&tmp, path).map_err(io(path, "cannot replace"))?;
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
-    }
-    Ok(())
 }

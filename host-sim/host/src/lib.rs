@@ -13,6 +13,8 @@ pub mod datadir;
 pub mod error;
 pub mod feed;
 pub mod flash_file;
+pub mod fsutil;
+pub mod identity;
 pub mod os;
 pub mod outbox;
 

@@ -286,33 +286,39 @@ fn build_client() -> Result<Swarm<Client>, RestoreError> {
 /// # Errors
 /// [`RestoreError`]: no approval in time (with the engine's last failure), or a
 /// transport that cannot start.
-pub fn run(
-    owner: PublicKey,
-    requester: &RequesterKey,
-    local: Vec<CustodianResponse>,
-    custodians: &[Multiaddr],
-    peers: &[Multiaddr],
-    wait: Duration,
-    out: &mut dyn Sink,
-) -> Result<NetRestore, RestoreError> {
+pub fn run(job: RestoreJob<'_>, out: &mut dyn Sink) -> Result<NetRestore, RestoreError> {
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(RestoreError::Tokio)?;
-    rt.block_on(run_async(
-        owner, requester, local, custodians, peers, wait, out,
-    ))
+    rt.block_on(run_async(job, out))
 }
 
-async fn run_async(
-    owner: PublicKey,
-    requester: &RequesterKey,
-    local: Vec<CustodianResponse>,
-    custodians: &[Multiaddr],
-    peers: &[Multiaddr],
-    wait: Duration,
-    out: &mut dyn Sink,
-) -> Result<NetRestore, RestoreError> {
+/// What a network restore is asked to do.
+pub struct RestoreJob<'a> {
+    /// The identity to restore.
+    pub owner: PublicKey,
+    /// The device's one-time key (shares are sealed to it).
+    pub requester: &'a RequesterKey,
+    /// Responses already read from custodian directories.
+    pub local: Vec<CustodianResponse>,
+    /// Custodians to ask, by address.
+    pub custodians: &'a [Multiaddr],
+    /// Peers to learn the head from, by address.
+    pub peers: &'a [Multiaddr],
+    /// How long to wait for k approvals.
+    pub wait: Duration,
+}
+
+async fn run_async(job: RestoreJob<'_>, out: &mut dyn Sink) -> Result<NetRestore, RestoreError> {
+    let RestoreJob {
+        owner,
+        requester,
+        local,
+        custodians,
+        peers,
+        wait,
+    } = job;
     let mut d = Device {
         out,
         swarm: build_client()?,

@@ -207,12 +207,14 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
             let _ = crate::say(&l);
         }
         let net = glitter_net::restore_net::run(
-            owner,
-            &requester,
-            responses,
-            &net_custodians,
-            &net_peers,
-            std::time::Duration::from_secs(args.wait),
+            glitter_net::restore_net::RestoreJob {
+                owner,
+                requester: &requester,
+                local: responses,
+                custodians: &net_custodians,
+                peers: &net_peers,
+                wait: std::time::Duration::from_secs(args.wait),
+            },
             &mut |l: &str| {
                 let _ = crate::say(l);
             },
