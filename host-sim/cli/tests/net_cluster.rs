@@ -77,6 +77,7 @@ fn five_nodes_replicate_and_survive_sigkill() {
                 let req = Request::Post {
                     text: format!("burst {i}"),
                     reply_to: None,
+                    force: false,
                 };
                 match control_request(&data0, &req) {
                     Ok(r) if r.ok => acked.push((

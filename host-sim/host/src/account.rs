@@ -5,6 +5,11 @@
 //! `AUTHOR:SEQ` replies) into the block payload, and [`Action::done`] words the
 //! result; storing the block is the caller's (a data directory's
 //! [`DataDir::append_own`](crate::datadir::DataDir::append_own), or the node's store).
+//!
+//! Blocks are permanent, so only meaningful ones are built: following yourself is
+//! refused, and so (unless the action is forced) are following someone already
+//! followed, unfollowing someone not followed, and an empty or whitespace-only post.
+//! The caller passes what it knows of its own chain in a [`Context`].
 
 use crate::error::AccountError;
 use glitter_core::sig::PublicKey;
@@ -20,16 +25,22 @@ pub enum Action {
         text: String,
         /// The block replied to, `AUTHOR:SEQ`.
         reply_to: Option<String>,
+        /// Append even an empty (or whitespace-only) post.
+        force: bool,
     },
     /// Append a Follow block.
     Follow {
         /// The author's key, 64 hex digits.
         author: String,
+        /// Append even when already following.
+        force: bool,
     },
     /// Append an Unfollow block.
     Unfollow {
         /// The author's key, 64 hex digits.
         author: String,
+        /// Append even when not following.
+        force: bool,
     },
     /// Append a Profile block.
     Profile {
@@ -40,19 +51,38 @@ pub enum Action {
     },
 }
 
+/// What an action is checked against: the own chain's author and whom it follows now.
+#[derive(Clone, Copy, Debug)]
+pub struct Context<'a> {
+    /// The own chain's author.
+    pub me: PublicKey,
+    /// The authors the own chain follows now (Follow minus later Unfollow).
+    pub follows: &'a [PublicKey],
+}
+
 impl Action {
     /// The payload to append. `header_of(author, seq)` looks up a stored block (for
-    /// replies).
+    /// replies); `ctx` says whose chain it is and whom it follows.
     ///
     /// # Errors
-    /// A malformed key or reply, a reply to a block not stored here, or text over
-    /// its bound; one line naming the argument.
+    /// A malformed key or reply, a reply to a block not stored here, text over its
+    /// bound, or a block that would mean nothing (following yourself; unless forced,
+    /// a duplicate follow, an unfollow of someone not followed, an empty post); one
+    /// line naming the argument or the reason.
     pub fn payload(
         &self,
+        ctx: Context<'_>,
         mut header_of: impl FnMut(&PublicKey, u64) -> Option<Header>,
     ) -> Result<Payload, AccountError> {
         Ok(match self {
-            Action::Post { text, reply_to } => {
+            Action::Post {
+                text,
+                reply_to,
+                force,
+            } => {
+                if !force && text.trim().is_empty() {
+                    return Err(AccountError::EmptyPost);
+                }
                 let reply = match reply_to {
                     None => None,
                     Some(r) => {
@@ -69,12 +99,23 @@ impl Action {
                     source,
                 })?
             }
-            Action::Follow { author } => Payload::Follow(Follow {
-                author: author_arg(author)?.0,
-            }),
-            Action::Unfollow { author } => Payload::Unfollow(Unfollow {
-                author: author_arg(author)?.0,
-            }),
+            Action::Follow { author, force } => {
+                let a = author_arg(author)?;
+                if a == ctx.me {
+                    return Err(AccountError::FollowSelf);
+                }
+                if !force && ctx.follows.contains(&a) {
+                    return Err(AccountError::AlreadyFollowing(a));
+                }
+                Payload::Follow(Follow { author: a.0 })
+            }
+            Action::Unfollow { author, force } => {
+                let a = author_arg(author)?;
+                if !force && !ctx.follows.contains(&a) {
+                    return Err(AccountError::NotFollowing(a));
+                }
+                Payload::Unfollow(Unfollow { author: a.0 })
+            }
             Action::Profile { name, about } => {
                 Payload::profile(name, about).map_err(|source| AccountError::Text {
                     field: "profile",
@@ -88,8 +129,12 @@ impl Action {
     pub fn done(&self, h: &Header) -> String {
         match self {
             Action::Post { .. } => format!("posted block {} ({})", h.seq, h.id()),
-            Action::Follow { author } => format!("following {} (block {})", key(author), h.seq),
-            Action::Unfollow { author } => format!("unfollowed {} (block {})", key(author), h.seq),
+            Action::Follow { author, .. } => {
+                format!("following {} (block {})", key(author), h.seq)
+            }
+            Action::Unfollow { author, .. } => {
+                format!("unfollowed {} (block {})", key(author), h.seq)
+            }
             Action::Profile { .. } => format!("profile updated (block {})", h.seq),
         }
     }

@@ -10,12 +10,20 @@
 //!
 //! Blocks are in seq order from 1. Nothing may follow the last block. Reading checks
 //! only the framing; [`ChainFile::verify`] checks every block with `ChainState::verify_next`.
+//!
+//! Reading from disk is bounded: only regular files are read (a FIFO or a device is
+//! refused before anything is read, so a pipe without a writer cannot hang a reader),
+//! the file header is checked first, and then at most the size its block count allows
+//! ([`FILE_HEADER_LEN`] + count × [`BLOCK_LEN_MAX`], count ≤ [`BLOCKS_MAX`]) is read.
 
 pub use crate::error::BlockFailure;
 use crate::error::{ChainFileError, ParseError};
 use glitter_core::chain::ChainState;
 use glitter_core::sig::PublicKey;
 use glitter_core::wire::header::{HEADER_LEN, Header, PAYLOAD_LEN_MAX};
+use std::fs::File;
+use std::io::Read;
+use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
 use std::path::Path;
 
 /// File magic.
@@ -24,6 +32,13 @@ pub const MAGIC: &[u8; 8] = b"GLCHAIN\0";
 pub const FILE_VERSION: u16 = 1;
 /// Size of the file header.
 pub const FILE_HEADER_LEN: usize = 8 + 2 + 32 + 8;
+
+/// The most blocks a chain file may carry: what a data directory's image indexes.
+pub const BLOCKS_MAX: u64 = 65_536;
+/// The largest block in a chain file: header, payload flag, longest payload.
+pub const BLOCK_LEN_MAX: u64 = (HEADER_LEN + 1 + PAYLOAD_LEN_MAX) as u64;
+/// The largest chain file the format allows.
+pub const FILE_LEN_MAX: u64 = FILE_HEADER_LEN as u64 + BLOCKS_MAX * BLOCK_LEN_MAX;
 
 /// One block as carried in a chain file: the header bytes and the payload, if kept.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -83,6 +98,12 @@ impl ChainFile {
         }
         let author = PublicKey(r.array().ok_or(ParseError::TooShort)?);
         let count = u64::from_le_bytes(r.array().ok_or(ParseError::TooShort)?);
+        if count > BLOCKS_MAX {
+            return Err(ParseError::Count {
+                count,
+                max: BLOCKS_MAX as usize,
+            });
+        }
         // Bound the count by what the remaining bytes could possibly hold.
         let max_blocks = (bytes.len().saturating_sub(FILE_HEADER_LEN)) / (HEADER_LEN + 1);
         if count > max_blocks as u64 {
@@ -188,23 +209,156 @@ impl ChainFile {
     }
 }
 
-/// Reads and verifies a chain file from disk.
+/// Reads and verifies a chain file from disk, reading at most what the format allows
+/// (see the module docs).
 ///
 /// # Errors
-/// I/O, framing or verification failures, naming the file (and the block).
+/// Not a regular file, I/O, framing or verification failures, naming the file (and
+/// the block).
 pub fn read_verified(path: &Path) -> Result<VerifiedChain, ChainFileError> {
-    let bytes = std::fs::read(path).map_err(|source| ChainFileError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let file = ChainFile::parse(&bytes).map_err(|source| ChainFileError::Parse {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let file = read_chain_file(path)?;
     file.verify().map_err(|source| ChainFileError::Verify {
         path: path.to_path_buf(),
         source,
     })
+}
+
+/// Reads a chain file's framing from disk: the header first, then at most the bytes its
+/// block count allows.
+///
+/// # Errors
+/// Not a regular file, an I/O error, or a framing problem, naming the file.
+pub fn read_chain_file(path: &Path) -> Result<ChainFile, ChainFileError> {
+    let read_err = |source| ChainFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let parse_err = |source| ChainFileError::Parse {
+        path: path.to_path_buf(),
+        source,
+    };
+    let (f, len) = open_regular(path)?;
+    let mut header = Vec::with_capacity(FILE_HEADER_LEN);
+    (&f).take(FILE_HEADER_LEN as u64)
+        .read_to_end(&mut header)
+        .map_err(read_err)?;
+    // Checks magic, version and the count bound; the blocks are not there yet.
+    let count = parse_header(&header).map_err(parse_err)?;
+    let max = FILE_HEADER_LEN as u64 + count * BLOCK_LEN_MAX;
+    if len > max {
+        return Err(parse_err(ParseError::TooLong { len, max }));
+    }
+    let mut bytes = header;
+    bytes.reserve(
+        usize::try_from(len)
+            .unwrap_or(0)
+            .saturating_sub(FILE_HEADER_LEN),
+    );
+    // One byte past the bound, so a file that grew meanwhile still fails as too long.
+    (&f).take(max + 1 - FILE_HEADER_LEN as u64)
+        .read_to_end(&mut bytes)
+        .map_err(read_err)?;
+    if bytes.len() as u64 > max {
+        return Err(parse_err(ParseError::TooLong {
+            len: bytes.len() as u64,
+            max,
+        }));
+    }
+    ChainFile::parse(&bytes).map_err(parse_err)
+}
+
+/// The file header's checks (magic, version, count bound); returns the count.
+fn parse_header(bytes: &[u8]) -> Result<u64, ParseError> {
+    let mut r = Reader { bytes, pos: 0 };
+    if bytes.len() < FILE_HEADER_LEN {
+        return Err(ParseError::TooShort);
+    }
+    if r.take(8).ok_or(ParseError::TooShort)? != MAGIC {
+        return Err(ParseError::BadMagic);
+    }
+    let version = u16::from_le_bytes(r.array().ok_or(ParseError::TooShort)?);
+    if version != FILE_VERSION {
+        return Err(ParseError::Version {
+            found: version,
+            reads: FILE_VERSION,
+        });
+    }
+    let _author: [u8; 32] = r.array().ok_or(ParseError::TooShort)?;
+    let count = u64::from_le_bytes(r.array().ok_or(ParseError::TooShort)?);
+    if count > BLOCKS_MAX {
+        return Err(ParseError::Count {
+            count,
+            max: BLOCKS_MAX as usize,
+        });
+    }
+    Ok(count)
+}
+
+/// Opens `path` for reading if it is a regular file, and returns it with its length.
+/// The open never blocks (`O_NONBLOCK`, so a FIFO without a writer cannot hang it), and
+/// anything but a regular file is refused before a byte is read.
+///
+/// # Errors
+/// [`ChainFileError::Read`] with the OS error, or [`ChainFileError::NotAFile`].
+pub fn open_regular(path: &Path) -> Result<(File, u64), ChainFileError> {
+    let read_err = |source| ChainFileError::Read {
+        path: path.to_path_buf(),
+        source,
+    };
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(read_err)?;
+    let meta = f.metadata().map_err(read_err)?;
+    let t = meta.file_type();
+    if !t.is_file() {
+        let kind = if t.is_fifo() {
+            "a FIFO"
+        } else if t.is_char_device() {
+            "a character device"
+        } else if t.is_block_device() {
+            "a block device"
+        } else if t.is_socket() {
+            "a socket"
+        } else if t.is_dir() {
+            "a directory"
+        } else {
+            "not a regular file"
+        };
+        return Err(ChainFileError::NotAFile {
+            path: path.to_path_buf(),
+            kind,
+        });
+    }
+    Ok((f, meta.len()))
+}
+
+/// Reads a whole regular file of at most `max` bytes (a custody file, a manifest).
+///
+/// # Errors
+/// As [`open_regular`], or [`ChainFileError::TooLong`] past `max`.
+pub fn read_regular(path: &Path, max: u64) -> Result<Vec<u8>, ChainFileError> {
+    let (f, len) = open_regular(path)?;
+    let too_long = |len| ChainFileError::TooLong {
+        path: path.to_path_buf(),
+        len,
+        max,
+    };
+    if len > max {
+        return Err(too_long(len));
+    }
+    let mut bytes = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
+    (&f).take(max + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|source| ChainFileError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if bytes.len() as u64 > max {
+        return Err(too_long(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 struct Reader<'a> {

@@ -197,6 +197,14 @@ pub enum ParseError {
     /// Bytes after the last block.
     #[error("{0} trailing bytes after the last block")]
     Trailing(usize),
+    /// Longer than the block count in the header allows.
+    #[error("file is {len} bytes, longer than its block count allows ({max} bytes)")]
+    TooLong {
+        /// Bytes in the file (or read before giving up).
+        len: u64,
+        /// The most the header's count allows.
+        max: u64,
+    },
 }
 
 /// Why a chain file could not be read.
@@ -219,6 +227,24 @@ pub enum ChainFileError {
         /// What is wrong.
         #[source]
         source: ParseError,
+    },
+    /// Not a regular file (a FIFO, a device, a directory): refused unread.
+    #[error("{}: {kind}, not a regular file; refusing to read it", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+        /// What it is ("a FIFO", "a character device", …).
+        kind: &'static str,
+    },
+    /// Longer than its format allows.
+    #[error("{}: {len} bytes, more than the {max} its format allows", path.display())]
+    TooLong {
+        /// The file.
+        path: PathBuf,
+        /// Bytes in the file (or read before giving up).
+        len: u64,
+        /// The bound.
+        max: u64,
     },
     /// A block does not verify.
     #[error("{}", path.display())]
@@ -260,6 +286,18 @@ pub enum AccountError {
         /// Its seq.
         seq: u64,
     },
+    /// Following yourself means nothing (not even with --force).
+    #[error("you cannot follow yourself; nothing appended")]
+    FollowSelf,
+    /// A second Follow of the same author.
+    #[error("already following {0}; nothing appended (--force appends a Follow block anyway)")]
+    AlreadyFollowing(PublicKey),
+    /// An Unfollow of an author not followed.
+    #[error("not following {0}; nothing appended (--force appends an Unfollow block anyway)")]
+    NotFollowing(PublicKey),
+    /// An empty or whitespace-only post.
+    #[error("the post is empty (or only whitespace); nothing appended (--force posts it anyway)")]
+    EmptyPost,
     /// Text over its bound.
     #[error("{field}")]
     Text {

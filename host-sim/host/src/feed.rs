@@ -4,8 +4,44 @@ use crate::chainfile::VerifiedChain;
 use glitter_core::sig::PublicKey;
 use glitter_core::social::{Payload, TrustRole};
 use glitter_core::wire::header::Header;
+use std::borrow::Cow;
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::time::{Duration, UNIX_EPOCH};
+
+/// True for a character that must never reach a terminal raw: C0 controls (including
+/// newline, carriage return, tab and ESC), DEL, C1 controls (U+0080–U+009F), and the
+/// bidirectional controls (U+061C, U+200E, U+200F, U+202A–U+202E, U+2066–U+2069).
+pub fn is_unsafe_char(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{061C}' | '\u{200E}' | '\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}'
+        )
+}
+
+/// A user-controlled string (post text, a name, anything from a chain) made safe to
+/// print on one terminal line: every control and bidi character becomes a visible
+/// escape (`\n`, `\r`, `\t`, otherwise `\u{1b}`), so a post can never look like two
+/// posts, move the cursor or change the terminal. Clean text is borrowed as is.
+pub fn safe_text(s: &str) -> Cow<'_, str> {
+    if !s.chars().any(is_unsafe_char) {
+        return Cow::Borrowed(s);
+    }
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if is_unsafe_char(c) => {
+                let _ = write!(out, "\\u{{{:x}}}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    Cow::Owned(out)
+}
 
 /// Formats a timestamp as RFC 3339 UTC to the second.
 pub fn time(ms: u64) -> String {
@@ -31,13 +67,18 @@ pub fn describe(h: &Header, payload: Option<&[u8]>, names: &BTreeMap<PublicKey, 
     };
     match Payload::decode(h.kind, p) {
         Ok(Payload::Post(post)) => match post.reply_to {
-            Some(r) => format!("replied to {}#{}: {}", name_of(&r.author), r.seq, post.text),
-            None => format!("posted: {}", post.text),
+            Some(r) => format!(
+                "replied to {}#{}: {}",
+                name_of(&r.author),
+                r.seq,
+                safe_text(post.text.as_str())
+            ),
+            None => format!("posted: {}", safe_text(post.text.as_str())),
         },
         Ok(Payload::Profile(pr)) => format!(
-            "set profile name={:?} about={:?}",
-            pr.name.as_str(),
-            pr.about.as_str()
+            "set profile name=\"{}\" about=\"{}\"",
+            safe_text(pr.name.as_str()),
+            safe_text(pr.about.as_str())
         ),
         Ok(Payload::Follow(f)) => format!("followed {}", name_of(&f.author)),
         Ok(Payload::Unfollow(f)) => format!("unfollowed {}", name_of(&f.author)),
@@ -59,7 +100,7 @@ pub fn describe(h: &Header, payload: Option<&[u8]>, names: &BTreeMap<PublicKey, 
             m.last_seq()
         ),
         Ok(Payload::Claim(c)) => format!(
-            "claimed {} ({:?} backend)",
+            "claimed {} ({} backend)",
             match c.statement {
                 glitter_core::zk::ClaimStatement::KnowsKey { .. } => "control of a key".to_string(),
                 glitter_core::zk::ClaimStatement::RingMember { members } =>
@@ -67,13 +108,20 @@ pub fn describe(h: &Header, payload: Option<&[u8]>, names: &BTreeMap<PublicKey, 
                 glitter_core::zk::ClaimStatement::PostCount { posts, .. } =>
                     format!("at least {posts} posts"),
             },
-            c.backend
+            match c.backend {
+                glitter_core::social::ClaimBackend::Placeholder => "placeholder",
+                glitter_core::social::ClaimBackend::Dalek => "dalek",
+            }
         ),
-        Err(e) => format!("{} (undecodable payload: {e})", h.kind.name()),
+        Err(e) => format!(
+            "{} (undecodable payload: {})",
+            h.kind.name(),
+            safe_text(&e.to_string())
+        ),
     }
 }
 
-/// The latest profile name of each chain.
+/// The latest profile name of each chain, made safe to print ([`safe_text`]).
 pub fn names(chains: &[VerifiedChain]) -> BTreeMap<PublicKey, String> {
     let mut out = BTreeMap::new();
     for c in chains {
@@ -81,7 +129,7 @@ pub fn names(chains: &[VerifiedChain]) -> BTreeMap<PublicKey, String> {
             if let Some(p) = p
                 && let Ok(Payload::Profile(pr)) = Payload::decode(h.kind, p)
             {
-                out.insert(c.author, pr.name.as_str().to_string());
+                out.insert(c.author, safe_text(pr.name.as_str()).into_owned());
             }
         }
     }

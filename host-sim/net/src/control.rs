@@ -43,6 +43,9 @@ pub enum Request {
         /// Reply to a stored block, `AUTHOR:SEQ`.
         #[serde(default)]
         reply_to: Option<String>,
+        /// Post even an empty (or whitespace-only) text.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
     },
     /// Appends a Profile block and announces it.
     Profile {
@@ -56,11 +59,17 @@ pub enum Request {
     Follow {
         /// The author's key, 64 hex digits.
         author: String,
+        /// Append even when already following.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
     },
     /// Appends an Unfollow block and stops replicating the author.
     Unfollow {
         /// The author's key, 64 hex digits.
         author: String,
+        /// Append even when not following.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        force: bool,
     },
     /// Every stored chain, oldest block first, one line each.
     Feed,
@@ -110,9 +119,17 @@ impl From<Action> for Request {
     /// protocol carries the same action set as the offline commands.
     fn from(a: Action) -> Request {
         match a {
-            Action::Post { text, reply_to } => Request::Post { text, reply_to },
-            Action::Follow { author } => Request::Follow { author },
-            Action::Unfollow { author } => Request::Unfollow { author },
+            Action::Post {
+                text,
+                reply_to,
+                force,
+            } => Request::Post {
+                text,
+                reply_to,
+                force,
+            },
+            Action::Follow { author, force } => Request::Follow { author, force },
+            Action::Unfollow { author, force } => Request::Unfollow { author, force },
             Action::Profile { name, about } => Request::Profile { name, about },
         }
     }
@@ -222,6 +239,7 @@ mod tests {
         let r = Request::Post {
             text: "hi".into(),
             reply_to: None,
+            force: false,
         };
         let s = serde_json::to_string(&r).unwrap();
         assert_eq!(s, r#"{"cmd":"post","text":"hi","reply_to":null}"#);

@@ -395,6 +395,26 @@ pub enum ControlError {
         /// The socket path.
         path: PathBuf,
     },
+    /// The node accepted `stop` but still holds its lock after the wait.
+    #[error(
+        "{}: the node accepted stop but still holds this lock after {waited_s} s",
+        path.display()
+    )]
+    StopTimeout {
+        /// The lock file.
+        path: PathBuf,
+        /// How long the client waited, in seconds.
+        waited_s: u64,
+    },
+    /// The lock file could not be checked.
+    #[error("{}: cannot check the node lock", path.display())]
+    Lock {
+        /// The lock file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The answer is not a response line.
     #[error("{}: the node's answer is not a response", path.display())]
     Answer {

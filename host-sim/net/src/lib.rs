@@ -52,3 +52,45 @@ pub fn check_no_node(data_dir: &Path) -> Result<(), NodeRunning> {
         }),
     }
 }
+
+/// How long [`stop_node`] waits for the node to exit.
+pub const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Asks the node running on `data_dir` to stop and returns only once it has released
+/// `<data-dir>/node.lock` (it releases the lock last, after its final flash sync), so
+/// the directory may be removed or reused right away. Waits at most `wait`.
+///
+/// # Errors
+/// As [`control_call`], [`ControlError::StopTimeout`] if the lock is still held after
+/// `wait`, or [`ControlError::Lock`] if the lock file cannot be checked.
+pub fn stop_node(data_dir: &Path, wait: std::time::Duration) -> Result<Response, ControlError> {
+    let mut r = control_call(data_dir, &Request::Stop)?;
+    let path = data_dir.join(runtime::LOCK_NAME);
+    let started = std::time::Instant::now();
+    loop {
+        let f = match std::fs::File::open(&path) {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => break,
+            Err(source) => return Err(ControlError::Lock { path, source }),
+        };
+        match f.try_lock_shared() {
+            Ok(()) => break,
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(ControlError::Lock { path, source });
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {}
+        }
+        if started.elapsed() >= wait {
+            return Err(ControlError::StopTimeout {
+                path,
+                waited_s: wait.as_secs(),
+            });
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    r.lines = vec![format!(
+        "stopped: the node has exited and released {}",
+        path.display()
+    )];
+    Ok(r)
+}

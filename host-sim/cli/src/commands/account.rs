@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use clap::Subcommand;
-use glitter_host::account::Action;
+use glitter_host::account::{self, Action};
 use glitter_host::datadir::DataDir;
 use glitter_host::{feed, os};
 
@@ -17,16 +17,25 @@ pub enum AccountCommand {
         /// Reply to a block, given as AUTHOR:SEQ (the block must be stored here).
         #[arg(long, value_name = "AUTHOR:SEQ")]
         reply_to: Option<String>,
+        /// Post even an empty (or whitespace-only) text.
+        #[arg(long)]
+        force: bool,
     },
-    /// Follow an author (appends a Follow block).
+    /// Follow an author (appends a Follow block; refused if already following).
     Follow {
         /// The author's public key, 64 hex digits.
         author: String,
+        /// Append a Follow block even when already following.
+        #[arg(long)]
+        force: bool,
     },
-    /// Stop following an author (appends an Unfollow block).
+    /// Stop following an author (appends an Unfollow block; refused if not following).
     Unfollow {
         /// The author's public key, 64 hex digits.
         author: String,
+        /// Append an Unfollow block even when not following.
+        #[arg(long)]
+        force: bool,
     },
     /// Set your profile (appends a Profile block).
     Profile {
@@ -42,9 +51,17 @@ pub enum AccountCommand {
 impl From<AccountCommand> for Action {
     fn from(c: AccountCommand) -> Action {
         match c {
-            AccountCommand::Post { text, reply_to } => Action::Post { text, reply_to },
-            AccountCommand::Follow { author } => Action::Follow { author },
-            AccountCommand::Unfollow { author } => Action::Unfollow { author },
+            AccountCommand::Post {
+                text,
+                reply_to,
+                force,
+            } => Action::Post {
+                text,
+                reply_to,
+                force,
+            },
+            AccountCommand::Follow { author, force } => Action::Follow { author, force },
+            AccountCommand::Unfollow { author, force } => Action::Unfollow { author, force },
             AccountCommand::Profile { name, about } => Action::Profile { name, about },
         }
     }
@@ -56,7 +73,13 @@ impl From<AccountCommand> for Action {
 /// Bad arguments (named), no identity, or a store error.
 pub fn run(data: &DataDir, cmd: AccountCommand) -> Result<Vec<String>> {
     let action = Action::from(cmd);
-    let payload = action.payload(|author, seq| {
+    let me = data.identity()?.public();
+    let follows = feed::follows(&data.chain(&me)?);
+    let ctx = account::Context {
+        me,
+        follows: &follows,
+    };
+    let payload = action.payload(ctx, |author, seq| {
         let chain = data.chain(author).ok()?;
         chain
             .headers

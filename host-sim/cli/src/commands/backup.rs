@@ -68,6 +68,15 @@ fn as_multiaddr(s: &str) -> Option<Result<libp2p::Multiaddr>> {
         })
 }
 
+/// Fails unless `dir` is an existing directory (a typo must not create one).
+fn existing_dir(dir: &Path) -> Result<()> {
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => Ok(()),
+        Ok(_) => bail!("{}: not a directory", dir.display()),
+        Err(e) => Err(e).with_context(|| format!("{}: no such data directory", dir.display())),
+    }
+}
+
 /// Splits `glitter restore` targets into addresses and directories.
 fn split_targets(all: &[String]) -> Result<(Vec<libp2p::Multiaddr>, Vec<PathBuf>)> {
     let mut addrs = Vec::new();
@@ -101,6 +110,7 @@ pub fn run_backup(dir: &Path, cmd: BackupCommand, now_ms: u64) -> Result<Vec<Str
         } => {
             let mut ckeys = Vec::new();
             for c in &custodians {
+                existing_dir(c).with_context(|| format!("custodian {}", c.display()))?;
                 let k = DataDir::open(c)
                     .and_then(|d| d.identity())
                     .with_context(|| format!("custodian {}", c.display()))?;
@@ -163,6 +173,7 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
     let mut responses = Vec::new();
     for c in &dir_custodians {
         let answer = (|| -> Result<Option<Response>> {
+            existing_dir(c)?;
             let me = DataDir::open(c)?.identity()?;
             match read_custody(c, &owner)? {
                 Some(cust) => Ok(Some(cust.respond(&me, &requester.public())?)),
@@ -180,6 +191,13 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
     }
     let mut consulted = 0;
     let (restored, blocks) = if net_custodians.is_empty() && net_peers.is_empty() {
+        if responses.is_empty() {
+            // Say why each custodian gave nothing, rather than "no valid manifest".
+            bail!(
+                "restore failed: no custodian answered with a backup of {owner}: {}",
+                out.join("; ")
+            );
+        }
         let restored = restore(owner, &requester, &responses).context("restore failed")?;
         for r in &restored.rejected {
             out.push(format!("refused: {r}"));
@@ -227,12 +245,17 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
     let mut headers: Vec<Header> = blocks.iter().map(|(h, _)| *h).collect();
     let mut payloads: Vec<Vec<u8>> = blocks.into_iter().map(|(_, p)| p).collect();
     for p in &dir_peers {
-        let Ok(theirs) = DataDir::open(p).and_then(|pd| pd.chain(&owner)) else {
-            out.push(format!(
-                "peer {}: copy cannot be read; ignored",
-                p.display()
-            ));
-            continue;
+        let theirs = match existing_dir(p)
+            .and_then(|()| Ok(DataDir::open(p).and_then(|pd| pd.chain(&owner))?))
+        {
+            Ok(t) => t,
+            Err(e) => {
+                out.push(format!(
+                    "peer {}: copy cannot be read ({e:#}); ignored",
+                    p.display()
+                ));
+                continue;
+            }
         };
         consulted += 1;
         let report = HeadReport {

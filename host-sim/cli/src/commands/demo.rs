@@ -295,8 +295,15 @@ fn story(root: &std::path::Path) -> Result<Vec<String>> {
     ));
     let continued = new_dir.chain(&keys[0].public())?;
     let outcome = dirs[1].import(&continued)?;
+    let outcome = match outcome {
+        glitter_host::datadir::ImportOutcome::New { blocks } => format!("{blocks} blocks new"),
+        glitter_host::datadir::ImportOutcome::Extended { added } => {
+            format!("{added} block(s) added")
+        }
+        glitter_host::datadir::ImportOutcome::UpToDate => "already up to date".to_string(),
+    };
     out.push(format!(
-        "bob imports alice's chain again: {outcome:?}, no fork"
+        "bob imports alice's chain again: {outcome}, no fork"
     ));
 
     out.push("== 8. alice proves a claim in zero knowledge".into());

@@ -160,7 +160,11 @@ impl NodeAction {
 /// directory, no node answering, or the node's own error for a request.
 pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
     if let Some(action) = args.action {
-        let r = control_call(data_dir, &action.request())?;
+        let r = match action {
+            // Returns once the node has exited and released its lock.
+            NodeAction::Stop => glitter_net::stop_node(data_dir, glitter_net::STOP_WAIT)?,
+            action => control_call(data_dir, &action.request())?,
+        };
         for line in r.lines {
             let _ = crate::say(&line);
         }

@@ -195,6 +195,7 @@ impl NodeProc {
     pub fn follow(&self, author: &str) {
         self.ctl(Request::Follow {
             author: author.into(),
+            force: false,
         });
     }
 
@@ -203,6 +204,7 @@ impl NodeProc {
         let r = self.ctl(Request::Post {
             text: text.into(),
             reply_to: None,
+            force: false,
         });
         (
             r.data["seq"].as_u64().expect("seq"),

@@ -13,12 +13,14 @@
 //! (`share.bin`, `range-<a>-<b>.shard`, without versions) is still read.
 
 use super::engine::{Block, Custody, check_manifest_block};
+use crate::chainfile::{FILE_LEN_MAX, read_regular};
 use crate::datadir::write_atomic;
 use crate::error::BackupError;
+use crate::error::ChainFileError;
 use glitter_core::backup::ShardRange;
 use glitter_core::backup::seal::SealedShare;
 use glitter_core::sig::PublicKey;
-use glitter_core::wire::header::{HEADER_LEN, Header};
+use glitter_core::wire::header::{HEADER_LEN, Header, PAYLOAD_LEN_MAX};
 use std::path::{Path, PathBuf};
 
 fn custody_dir(custodian_root: &Path, owner: &PublicKey) -> PathBuf {
@@ -66,28 +68,36 @@ pub fn read_custody(
         what,
         source,
     };
-    let bytes = std::fs::read(&mpath).map_err(|e| file_err("cannot read", Some(Box::new(e))))?;
+    let bytes = read_regular(&mpath, (HEADER_LEN + PAYLOAD_LEN_MAX) as u64)
+        .map_err(|e| file_err("cannot read", Some(Box::new(e))))?;
     let manifest_block =
         parse_block(&bytes).map_err(|e| file_err("not a block", Some(Box::new(e))))?;
     let manifest = check_manifest_block(owner, &manifest_block)
         .map_err(|e| file_err("not a valid manifest", Some(Box::new(e))))?;
     // The versioned name, else the first layout's.
-    let read_either = |new: String, old: String| -> Result<Vec<u8>, BackupError> {
+    // Each file is read with a bound: no custody file is larger than a chain file.
+    let read_either = |new: String, old: String, max: u64| -> Result<Vec<u8>, BackupError> {
         let p = dir.join(&new);
-        let fail = |what, e: std::io::Error| BackupError::File {
+        let fail = |what, e: ChainFileError| BackupError::File {
             path: p.clone(),
             what,
             source: Some(Box::new(e)),
         };
-        match std::fs::read(&p) {
+        match read_regular(&p, max) {
             Ok(b) => Ok(b),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                std::fs::read(dir.join(&old)).map_err(|e| fail("missing", e))
+            Err(ChainFileError::Read { source, .. })
+                if source.kind() == std::io::ErrorKind::NotFound =>
+            {
+                read_regular(&dir.join(&old), max).map_err(|e| fail("missing", e))
             }
             Err(e) => Err(fail("cannot read", e)),
         }
     };
-    let share_bytes = read_either(share_file(manifest.version), "share.bin".into())?;
+    let share_bytes = read_either(
+        share_file(manifest.version),
+        "share.bin".into(),
+        SealedShare::LEN as u64,
+    )?;
     let share = SealedShare::parse(&share_bytes).map_err(|e| BackupError::File {
         path: dir.join(share_file(manifest.version)),
         what: "not a sealed share",
@@ -98,6 +108,7 @@ pub fn read_custody(
         records.push(read_either(
             range_file(r),
             format!("range-{}-{}.shard", r.first_seq, r.last_seq),
+            FILE_LEN_MAX,
         )?);
     }
     Ok(Some(Custody {

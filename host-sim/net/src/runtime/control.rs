@@ -14,7 +14,7 @@ use glitter_core::store::BlockLog;
 use glitter_core::sync::PeerId as CorePeer;
 use glitter_core::sync::SyncStore;
 use glitter_core::wire::header::Header;
-use glitter_host::account::{Action, author_arg};
+use glitter_host::account::{Action, Context, author_arg};
 use glitter_host::datadir::{chain_from_log, write_atomic};
 use glitter_host::feed;
 use libp2p::PeerId;
@@ -121,8 +121,16 @@ impl Runtime {
     fn control(&mut self, req: Request) -> Result<Response, RequestError> {
         match req {
             Request::Status => Ok(self.status()),
-            Request::Post { text, reply_to } => {
-                let action = Action::Post { text, reply_to };
+            Request::Post {
+                text,
+                reply_to,
+                force,
+            } => {
+                let action = Action::Post {
+                    text,
+                    reply_to,
+                    force,
+                };
                 let h = self.append_action(&action, "post")?;
                 self.announce();
                 Ok(Response::ok(
@@ -140,16 +148,19 @@ impl Runtime {
                 ))
             }
             Request::PostMany { count } => self.post_many(count),
-            Request::Follow { author } => {
-                let a = author_arg(&author).map_err(RequestError::argument("follow"))?;
-                if a == self.keys.public() {
-                    return Err(RequestError::FollowSelf);
-                }
+            Request::Follow { author, force } => {
+                let action = Action::Follow { author, force };
+                // Checked first (yourself, already following), so a refused follow
+                // leaves the follow table as it was.
+                let payload = self.action_payload(&action, "follow")?;
+                let a = match &payload {
+                    glitter_core::social::Payload::Follow(f) => PublicKey(f.author),
+                    _ => return Err(RequestError::FollowSelf),
+                };
                 if !self.node.follow(a) {
                     return Err(RequestError::FollowTableFull);
                 }
-                let action = Action::Follow { author };
-                let h = self.append_action(&action, "follow")?;
+                let h = append_own(&mut self.node, &self.keys, &payload)?.0;
                 if !self.follows.contains(&a) {
                     self.follows.push(a);
                 }
@@ -159,9 +170,9 @@ impl Runtime {
                     serde_json::json!({"seq": h.seq}),
                 ))
             }
-            Request::Unfollow { author } => {
+            Request::Unfollow { author, force } => {
                 let a = author_arg(&author).map_err(RequestError::argument("unfollow"))?;
-                let action = Action::Unfollow { author };
+                let action = Action::Unfollow { author, force };
                 let h = self.append_action(&action, "unfollow")?;
                 self.node.unfollow(&a);
                 self.follows.retain(|f| *f != a);
@@ -198,10 +209,25 @@ impl Runtime {
         action: &Action,
         what: &'static str,
     ) -> Result<Header, RequestError> {
-        let payload = action
-            .payload(|a, seq| self.node.store().header(a, seq))
-            .map_err(RequestError::argument(what))?;
+        let payload = self.action_payload(action, what)?;
         Ok(append_own(&mut self.node, &self.keys, &payload)?.0)
+    }
+
+    /// The payload of an account action, checked against the node's own chain (its
+    /// key and follow list) by the one rule, [`Action::payload`].
+    fn action_payload(
+        &mut self,
+        action: &Action,
+        what: &'static str,
+    ) -> Result<glitter_core::social::Payload, RequestError> {
+        let ctx = Context {
+            me: self.keys.public(),
+            follows: &self.follows,
+        };
+        let store = self.node.store();
+        action
+            .payload(ctx, |a, seq| store.header(a, seq))
+            .map_err(RequestError::argument(what))
     }
 
     /// `post_many`: `count` posts at once (benchmarks), announced once.
@@ -209,17 +235,29 @@ impl Runtime {
         if count > POST_MANY_MAX {
             return Err(RequestError::TooManyPosts { max: POST_MANY_MAX });
         }
+        if count == 0 {
+            let head = self
+                .node
+                .store()
+                .head(&self.keys.public())
+                .map_or(0, |h| h.seq);
+            return Ok(Response::ok(
+                vec![format!("nothing posted: count is 0 (head stays at {head})")],
+                serde_json::json!({"seq": head}),
+            ));
+        }
         let mut last = 0;
         for i in 0..count {
             let action = Action::Post {
                 text: format!("bench post {i}"),
                 reply_to: None,
+                force: false,
             };
             last = self.append_action(&action, "post")?.seq;
         }
         self.announce();
         Ok(Response::ok(
-            vec![format!("posted {count} blocks (head {last})")],
+            vec![format!("posted {count} blocks (head now {last})")],
             serde_json::json!({"seq": last}),
         ))
     }

@@ -461,7 +461,13 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                         "rounds until then: mean / max".into(),
                         format!("{mean:.2} / {}", rounds.iter().max().copied().unwrap_or(0)),
                     ],
-                    vec!["distribution (rounds: runs)".into(), format!("{dist:?}")],
+                    vec![
+                        "distribution (rounds: runs)".into(),
+                        dist.iter()
+                            .map(|(r, n)| format!("{r}: {n}"))
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    ],
                     vec![
                         "honest nodes confirming a branch".into(),
                         results
@@ -567,7 +573,17 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                 f.restores, f.with_stale_device, f.forks, f.naive_forks
             ));
             for s in &r.storage {
-                out.push(format!("storage: {s:?}"));
+                out.push(format!(
+                    "storage: {} posts, k={} of n={}: chain {} bytes, {} bytes per custodian (ratio {:.3}, ideal 1/k = {:.3}, overhead {} bytes)",
+                    s.posts,
+                    s.threshold,
+                    s.custodians,
+                    s.chain_bytes,
+                    s.bytes_per_custodian,
+                    s.ratio,
+                    s.ideal_ratio,
+                    s.overhead_bytes
+                ));
             }
             json_report(&mut out, &common, &r)?;
             if common.svg.is_some() {
