@@ -66,7 +66,7 @@ pub const STOP_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 pub fn stop_node(data_dir: &Path, wait: std::time::Duration) -> Result<Response, ControlError> {
     let mut r = control_call(data_dir, &Request::Stop)?;
     let path = data_dir.join(runtime::LOCK_NAME);
-    let started = std::time::Instant::now();
+    let started = glitter_host::os::instant();
     loop {
         let f = match std::fs::File::open(&path) {
             Ok(f) => f,
