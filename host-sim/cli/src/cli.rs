@@ -20,6 +20,22 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
 
+    /// Read the identity's passphrase from the first line of FILE (mode 0600) instead
+    /// of the terminal (for unattended nodes and scripts; also $GLITTER_PASSPHRASE_FILE).
+    /// With `keygen`, encrypts the new seed under it.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+
+    /// Read the identity's passphrase from the first line of file descriptor N.
+    /// With `keygen`, encrypts the new seed under it.
+    #[arg(
+        long,
+        global = true,
+        value_name = "N",
+        conflicts_with = "passphrase_file"
+    )]
+    pub passphrase_fd: Option<u32>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -34,6 +50,11 @@ pub enum Command {
         /// (for tests and demos; a seed is as secret as the key).
         #[arg(long, value_name = "HEX")]
         seed: Option<String>,
+        /// Encrypt the seed at rest under a passphrase (Argon2id + XChaCha20-Poly1305),
+        /// asked on the terminal unless --passphrase-file or --passphrase-fd is given.
+        /// Every command that uses the identity then asks for it.
+        #[arg(long)]
+        passphrase: bool,
     },
     /// Print this data directory's identity.
     Whoami,
@@ -104,7 +125,16 @@ pub fn default_data_dir() -> PathBuf {
 /// A one-line description naming the file and block where relevant.
 pub fn run(cli: Cli) -> Result<()> {
     let dir = cli.data_dir.unwrap_or_else(default_data_dir);
-    for line in execute(&dir, cli.command)? {
+    let source = commands::passphrase::Source::from_flags(cli.passphrase_file, cli.passphrase_fd);
+    let command = match cli.command {
+        Command::Keygen { seed, passphrase } => Command::Keygen {
+            seed,
+            passphrase: passphrase || source.is_explicit(),
+        },
+        c => c,
+    };
+    source.install();
+    for line in execute(&dir, command)? {
         if !crate::say(&line) {
             break;
         }
@@ -135,7 +165,9 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
         command => {
             let data = DataDir::open(dir)?;
             match command {
-                Command::Keygen { seed } => commands::account::keygen(&data, seed),
+                Command::Keygen { seed, passphrase } => {
+                    commands::account::keygen(&data, seed, passphrase)
+                }
                 Command::Whoami => commands::account::whoami(&data),
                 Command::Account(cmd) => commands::account::run(&data, cmd),
                 Command::Fsck => commands::chain::fsck(&data),

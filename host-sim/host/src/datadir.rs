@@ -96,7 +96,7 @@ impl DataDir {
     /// If the directory cannot be created, or a format-1 directory fails to migrate
     /// (nothing is lost: the old files stay).
     pub fn open_sized(root: &Path, image_bytes: usize) -> Result<DataDir> {
-        std::fs::create_dir_all(root).map_err(io(root, "cannot create data directory"))?;
+        crate::fsutil::create_private_dir(root)?;
         let d = DataDir {
             root: root.to_path_buf(),
             image_bytes,

@@ -56,7 +56,7 @@ pub enum DataDirError {
         /// Which block.
         seq: u64,
     },
-    /// There is no identity (or it cannot be read).
+    /// There is no identity: the seed file does not exist.
     #[error("{}: no identity here; run `glitter keygen` first", path.display())]
     NoIdentity {
         /// The seed file.
@@ -64,6 +64,50 @@ pub enum DataDirError {
         /// The OS error.
         #[source]
         source: std::io::Error,
+    },
+    /// The seed file exists but cannot be read (permissions, a directory, …).
+    #[error("{}: cannot read the identity", path.display())]
+    Unreadable {
+        /// The seed file.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// A secret file that group or others may read or write (refused, as ssh does).
+    #[error(
+        "permissions {mode:04o} for '{}' are too open: it must not be accessible by others \
+         (run `chmod 600 {}`)",
+        path.display(),
+        path.display()
+    )]
+    TooOpen {
+        /// The file.
+        path: PathBuf,
+        /// Its permission bits.
+        mode: u32,
+    },
+    /// The data directory belongs to another user.
+    #[error(
+        "{}: data directory is owned by uid {owner}, not by you (uid {me}); refusing to use it",
+        path.display()
+    )]
+    NotOwner {
+        /// The directory.
+        path: PathBuf,
+        /// Its owner.
+        owner: u32,
+        /// The effective uid of this process.
+        me: u32,
+    },
+    /// An encrypted seed could not be opened.
+    #[error("{}", path.display())]
+    Locked {
+        /// The seed file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: crate::passphrase::PassphraseError,
     },
     /// The seed file does not hold a seed.
     #[error("{}: not a 64-hex-digit seed", path.display())]

@@ -90,11 +90,11 @@ pub fn run(data: &DataDir, cmd: AccountCommand) -> Result<Vec<String>> {
     Ok(vec![action.done(&h)])
 }
 
-/// `glitter keygen [--seed HEX]`.
+/// `glitter keygen [--seed HEX] [--passphrase]`.
 ///
 /// # Errors
 /// A malformed seed, an identity that exists already, or no OS randomness.
-pub fn keygen(data: &DataDir, seed: Option<String>) -> Result<Vec<String>> {
+pub fn keygen(data: &DataDir, seed: Option<String>, encrypt: bool) -> Result<Vec<String>> {
     let seed: [u8; 32] = match seed {
         Some(s) => hex::decode(s.trim())
             .ok()
@@ -102,10 +102,27 @@ pub fn keygen(data: &DataDir, seed: Option<String>) -> Result<Vec<String>> {
             .context("--seed must be 64 hex digits")?,
         None => os::random32()?,
     };
-    let keys = data.create_identity(seed)?;
+    let seed_path = data.root().join(glitter_host::identity::SEED_FILE);
+    let pass = if encrypt {
+        Some(glitter_host::passphrase::ask(
+            &seed_path,
+            glitter_host::passphrase::Purpose::Create,
+        )?)
+    } else {
+        None
+    };
+    let keys = data.create_identity_with(seed, pass.as_ref().map(|p| p.as_str()))?;
     Ok(vec![
         format!("created identity {}", keys.public()),
-        format!("in {}", data.root().display()),
+        format!(
+            "in {}{}",
+            data.root().display(),
+            if encrypt {
+                " (seed encrypted under a passphrase)"
+            } else {
+                ""
+            }
+        ),
     ])
 }
 

@@ -5,4 +5,5 @@ pub mod backup;
 pub mod chain;
 pub mod demo;
 pub mod node;
+pub mod passphrase;
 pub mod sim;

@@ -29,13 +29,20 @@ const POST_MANY_MAX: u32 = 100_000;
 /// A request with the channel its answer goes back on.
 pub(super) type ControlMsg = (Request, oneshot::Sender<Response>);
 
-/// Creates the control socket of `data_dir` (mode 0600; a stale one is replaced: the
+/// Creates the control socket of `data_dir` (mode 0600 from creation; a stale one is replaced: the
 /// caller holds the node lock) and accepts connections on it in the background.
 /// Returns the socket's path and the requests as they arrive.
 pub(super) fn listen(data_dir: &Path) -> Result<(PathBuf, mpsc::Receiver<ControlMsg>), NodeError> {
     let sock = socket_path(data_dir);
     let _ = std::fs::remove_file(&sock); // stale: we hold the lock, so no node uses it
-    let listener = match tokio::net::UnixListener::bind(&sock) {
+    // The socket is created under umask 0177, so it is 0600 from the moment it
+    // exists (a chmod afterwards would leave a window, 0777 under `umask 000`).
+    #[cfg(unix)]
+    let old_mask = nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o177));
+    let bound = tokio::net::UnixListener::bind(&sock);
+    #[cfg(unix)]
+    nix::sys::stat::umask(old_mask);
+    let listener = match bound {
         Ok(l) => l,
         Err(source) => return Err(NodeError::Socket { path: sock, source }),
     };
