@@ -71,9 +71,9 @@ pub enum Command {
         #[arg(long, value_name = "AUTHOR")]
         author: Option<String>,
     },
-    /// Check the data directory's flash image: records, authors, a torn tail repaired,
-    /// free space.
-    Fsck,
+    /// Check the data directory's flash image, read-only: records, authors, a torn
+    /// tail, free space. A damaged image is an error (exit 1).
+    Fsck(commands::chain::FsckArgs),
     /// Verify a chain file: print author, length and head id, or the failing block.
     Verify {
         /// The chain file.
@@ -162,19 +162,26 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
     match command {
         Command::Backup { command } => commands::backup::run_backup(dir, command, os::now_ms()),
         Command::Restore(args) => commands::backup::run_restore(dir, args),
+        // Read commands create nothing and open the image read-only.
+        Command::Whoami => commands::account::whoami(&DataDir::open_existing(dir)?),
+        Command::Feed => commands::chain::feed(&DataDir::open_existing(dir)?),
+        Command::Export { file, author } => {
+            commands::chain::export(&DataDir::open_existing(dir)?, &file, author)
+        }
+        Command::Fsck(args) => commands::chain::fsck(&DataDir::open_existing(dir)?, &args),
         command => {
             let data = DataDir::open(dir)?;
             match command {
                 Command::Keygen { seed, passphrase } => {
                     commands::account::keygen(&data, seed, passphrase)
                 }
-                Command::Whoami => commands::account::whoami(&data),
                 Command::Account(cmd) => commands::account::run(&data, cmd),
-                Command::Fsck => commands::chain::fsck(&data),
-                Command::Feed => commands::chain::feed(&data),
-                Command::Export { file, author } => commands::chain::export(&data, &file, author),
                 Command::Import { file } => commands::chain::import(&data, &file),
-                Command::Verify { .. }
+                Command::Whoami
+                | Command::Feed
+                | Command::Export { .. }
+                | Command::Fsck(_)
+                | Command::Verify { .. }
                 | Command::Demo
                 | Command::Sim { .. }
                 | Command::Node(_)

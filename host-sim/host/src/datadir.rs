@@ -20,8 +20,9 @@
 
 use crate::chainfile::{VerifiedChain, read_verified};
 use crate::error::DataDirError;
-use crate::flash_file::FileFlash;
+use crate::flash_file::{FILE_FLASH_PAGE_SIZE, FileFlash};
 pub use crate::fsutil::write_atomic;
+use crate::salvage;
 use glitter_core::BlockBuilder;
 use glitter_core::chain::{ChainState, ForkProof, Head};
 use glitter_core::sig::PublicKey;
@@ -51,6 +52,21 @@ pub const IMAGE_FILE: &str = "chain.img";
 
 /// Default size of a new image: 8 MiB holds roughly 27,000 typical blocks.
 pub const IMAGE_BYTES_DEFAULT: usize = 8 << 20;
+
+/// The file beside the image that records its size in bytes (decimal), written when
+/// the image is created, so a truncated image is detected.
+pub const SIZE_FILE: &str = "chain.img.size";
+
+/// What `fsck --repair` did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Repair {
+    /// The copy of the damaged image it kept.
+    pub backup: PathBuf,
+    /// Each author kept, with the number of blocks kept (seq 1 to that number).
+    pub kept: Vec<(PublicKey, u64)>,
+    /// What it could not keep.
+    pub lost: Vec<salvage::Lost>,
+}
 
 /// An opened data directory.
 #[derive(Debug)]
@@ -105,8 +121,89 @@ impl DataDir {
         Ok(d)
     }
 
+    /// Opens an existing directory at `root` for reading: creates nothing (except when
+    /// migrating a format-1 directory, which has no image yet), and its image is opened
+    /// read-only by [`DataDir::read_log`].
+    ///
+    /// # Errors
+    /// If `root` is not a directory (a mistyped `--data-dir` is an error, not a new
+    /// empty directory).
+    pub fn open_existing(root: &Path) -> Result<DataDir> {
+        if !root.is_dir() {
+            return Err(DataDirError::Io {
+                path: root.to_path_buf(),
+                what: "no such data directory",
+                source: std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "it is created by a writing command (glitter keygen, post, import)",
+                ),
+            });
+        }
+        let d = DataDir {
+            root: root.to_path_buf(),
+            image_bytes: IMAGE_BYTES_DEFAULT,
+        };
+        // A format-1 directory (no image yet) is still migrated on first use: the old
+        // files are kept, nothing is lost.
+        d.migrate_format1()?;
+        Ok(d)
+    }
+
     fn image_path(&self) -> PathBuf {
         self.root.join(IMAGE_FILE)
+    }
+
+    fn size_path(&self) -> PathBuf {
+        self.root.join(SIZE_FILE)
+    }
+
+    /// Checks the image's length against the one recorded when it was created, so a
+    /// truncated (or extended) image is an error rather than a shorter log.
+    fn check_image_size(&self, len: usize) -> Result<()> {
+        let path = self.size_path();
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            return Ok(());
+        };
+        let recorded = text.trim().parse::<usize>().ok();
+        if recorded == Some(len) {
+            return Ok(());
+        }
+        Err(DataDirError::Io {
+            path: self.image_path(),
+            what: "damaged flash image",
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                match recorded {
+                    Some(r) => {
+                        format!("it is {len} bytes but was created with {r}: truncated or extended")
+                    }
+                    None => format!("{} does not hold a size", path.display()),
+                },
+            ),
+        })
+    }
+
+    fn record_image_size(&self, len: usize) -> Result<()> {
+        write_atomic(&self.size_path(), format!("{len}\n").as_bytes(), false)?;
+        Ok(())
+    }
+
+    /// Mounts the image read-only, with every check and no repair, or `None` if the
+    /// directory has no image yet. Never creates, formats or writes anything.
+    ///
+    /// # Errors
+    /// I/O errors and store errors (a damaged image: not formatted, corrupted,
+    /// truncated), naming the image.
+    pub fn read_log(&self) -> Result<Option<Box<HostLog>>> {
+        let path = self.image_path();
+        if !path.exists() {
+            return Ok(None);
+        }
+        let flash =
+            FileFlash::open_read_only(&path).map_err(io(&path, "cannot open the flash image"))?;
+        self.check_image_size(flash.size_bytes())?;
+        let log = HostLog::mount_read_only(flash).map_err(store(&path))?;
+        Ok(Some(Box::new(log)))
     }
 
     /// Mounts the image (creating and formatting it if it does not exist yet). A torn
@@ -125,9 +222,16 @@ impl DataDir {
             let log = HostLog::format(f).map_err(store(&path))?;
             let mut f = log.into_flash();
             f.sync().map_err(io(&path, "cannot sync the new image"))?;
+            self.record_image_size(self.image_bytes)?;
         }
         let flash =
             FileFlash::open_existing(&path).map_err(io(&path, "cannot open the flash image"))?;
+        self.check_image_size(flash.size_bytes())?;
+        if !self.size_path().exists() {
+            // An image from before sizes were recorded: record it now.
+            self.record_image_size(flash.size_bytes())?;
+        }
+        // Formats only a blank image (a creation cut short); a damaged one is an error.
         let log = HostLog::mount_or_format(flash).map_err(store(&path))?;
         Ok(Box::new(log))
     }
@@ -137,9 +241,115 @@ impl DataDir {
     ///
     /// # Errors
     /// As [`DataDir::log`].
-    pub fn fsck(&self) -> Result<(MountReport, Usage)> {
-        let log = self.log()?;
-        Ok((log.mount_report(), log.usage()))
+    pub fn fsck(&self) -> Result<Option<(MountReport, Usage)>> {
+        Ok(self
+            .read_log()?
+            .map(|log| (log.mount_report(), log.usage())))
+    }
+
+    /// `fsck --repair`: keeps a copy of the image (`chain.img.damaged-<n>`), collects
+    /// every intact committed record it still holds (anywhere, whatever the page
+    /// headers say), keeps each author's longest verified chain from seq 1, and writes
+    /// them into a fresh image. Reports what it kept and what it could not keep.
+    ///
+    /// # Errors
+    /// On I/O failure; the original image is replaced only once the new one is whole.
+    pub fn repair(&self) -> Result<Repair> {
+        let path = self.image_path();
+        let bytes = std::fs::read(&path).map_err(io(&path, "cannot read the flash image"))?;
+        let backup = self.keep_copy(&path)?;
+        let found = salvage::records(&bytes);
+        let mut kept = Vec::new();
+        let mut lost = Vec::new();
+        for (author, blocks) in found {
+            let (chain, loss) = salvage::longest_chain(author, blocks);
+            if let Some(l) = loss {
+                lost.push(l);
+            }
+            if !chain.headers.is_empty() {
+                kept.push(chain);
+            }
+        }
+        let size = bytes.len().max(FILE_FLASH_PAGE_SIZE);
+        let size = size - size % FILE_FLASH_PAGE_SIZE;
+        self.write_new_image(&kept, size)?;
+        Ok(Repair {
+            backup,
+            kept: kept
+                .iter()
+                .map(|c| (c.author, c.headers.len() as u64))
+                .collect(),
+            lost,
+        })
+    }
+
+    /// `fsck --reformat --yes`: keeps a copy of the image, then replaces it with an
+    /// empty one of the same size. Returns the copy's path.
+    ///
+    /// # Errors
+    /// On I/O failure.
+    pub fn reformat(&self) -> Result<PathBuf> {
+        let path = self.image_path();
+        let len = std::fs::metadata(&path)
+            .map_err(io(&path, "cannot read the flash image"))?
+            .len();
+        let backup = self.keep_copy(&path)?;
+        let size = usize::try_from(len).unwrap_or(self.image_bytes);
+        let size = if size >= FILE_FLASH_PAGE_SIZE && size % FILE_FLASH_PAGE_SIZE == 0 {
+            size
+        } else {
+            self.image_bytes
+        };
+        self.write_new_image(&[], size)?;
+        Ok(backup)
+    }
+
+    /// Copies `path` to the first free `<path>.damaged-<n>` and syncs it.
+    fn keep_copy(&self, path: &Path) -> Result<PathBuf> {
+        let mut n = 1;
+        let backup = loop {
+            let b = self.root.join(format!("{IMAGE_FILE}.damaged-{n}"));
+            if !b.exists() {
+                break b;
+            }
+            n += 1;
+        };
+        std::fs::copy(path, &backup).map_err(io(&backup, "cannot keep a copy of the image"))?;
+        if let Ok(f) = std::fs::File::open(&backup) {
+            let _ = f.sync_all();
+        }
+        Ok(backup)
+    }
+
+    /// Builds an image of `size` bytes holding `chains` under a temporary name, syncs
+    /// it, and renames it over the image.
+    fn write_new_image(&self, chains: &[VerifiedChain], size: usize) -> Result<()> {
+        let path = self.image_path();
+        let tmp = self.root.join(format!("{IMAGE_FILE}.new"));
+        let _ = std::fs::remove_file(&tmp);
+        let mut f =
+            FileFlash::create(&tmp, size).map_err(io(&tmp, "cannot create the flash image"))?;
+        f.set_sync_writes(false);
+        let mut log = HostLog::format(f).map_err(store(&tmp))?;
+        for chain in chains {
+            for (h, p) in chain.headers.iter().zip(&chain.payloads) {
+                log.append(h, p.as_deref().unwrap_or_default())
+                    .map_err(|source| DataDirError::StoreBlock {
+                        path: tmp.clone(),
+                        seq: h.seq,
+                        source,
+                    })?;
+            }
+        }
+        let mut f = log.into_flash();
+        f.sync().map_err(io(&tmp, "cannot sync the new image"))?;
+        drop(f);
+        self.record_image_size(size)?;
+        std::fs::rename(&tmp, &path).map_err(io(&path, "cannot move the new image into place"))?;
+        if let Ok(d) = std::fs::File::open(&self.root) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
 
     /// Moves a format-1 directory (one chain file per author) into the image.
@@ -198,7 +408,9 @@ impl DataDir {
     /// # Errors
     /// On I/O failure.
     pub fn authors(&self) -> Result<Vec<PublicKey>> {
-        let log = self.log()?;
+        let Some(log) = self.read_log()? else {
+            return Ok(Vec::new());
+        };
         let mut out: Vec<PublicKey> = (0..log.author_count())
             .filter_map(|i| log.author_at(i))
             .collect();
@@ -212,7 +424,13 @@ impl DataDir {
     /// # Errors
     /// If the image cannot be read.
     pub fn chain(&self, author: &PublicKey) -> Result<VerifiedChain> {
-        let mut log = self.log()?;
+        let Some(mut log) = self.read_log()? else {
+            return Ok(VerifiedChain {
+                author: *author,
+                headers: Vec::new(),
+                payloads: Vec::new(),
+            });
+        };
         chain_from_log(&mut log, author)
     }
 
@@ -275,6 +493,7 @@ impl DataDir {
         let mut f = log.into_flash();
         f.sync().map_err(io(&tmp, "cannot sync the new image"))?;
         drop(f);
+        self.record_image_size(self.image_bytes)?;
         std::fs::rename(&tmp, &path).map_err(io(&path, "cannot move the new image into place"))?;
         if let Ok(d) = std::fs::File::open(&self.root) {
             let _ = d.sync_all();

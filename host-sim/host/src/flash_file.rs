@@ -180,6 +180,33 @@ impl FileFlash {
         FileFlash::open(path, size)
     }
 
+    /// Opens an existing image file for reading only (the file is opened without write
+    /// access, so nothing can change it), taking its size from its length. Writes and
+    /// erases fail.
+    ///
+    /// # Errors
+    /// As [`FileFlash::open_existing`].
+    pub fn open_read_only(path: impl AsRef<Path>) -> io::Result<FileFlash> {
+        let path = path.as_ref();
+        let file = OpenOptions::new().read(true).open(path)?;
+        let len = file.metadata()?.len();
+        let size_bytes = usize::try_from(len)
+            .ok()
+            .filter(|s| check_size(*s).is_ok())
+            .ok_or_else(|| {
+                io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!("{}: {len} bytes is not a flash image size", path.display()),
+                )
+            })?;
+        Ok(FileFlash {
+            file,
+            path: path.to_path_buf(),
+            size_bytes,
+            sync_writes: true,
+        })
+    }
+
     /// Opens the image file if it exists (it must be `size_bytes` long), else creates
     /// it erased.
     ///

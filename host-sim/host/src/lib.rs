@@ -18,6 +18,7 @@ pub mod identity;
 pub mod os;
 pub mod outbox;
 pub mod passphrase;
+pub mod salvage;
 
 /// Where library code sends lines meant for a person (progress, prompts, events).
 /// Libraries never print: the binary passes a sink that writes to stdout, a test one

@@ -111,21 +111,50 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
     /// too small for the image), or [`Error::Flash`].
     pub fn mount(flash: F) -> Result<Self, Error<F::Error>> {
         let mut log = Self::unmounted(flash)?;
-        log.scan()?;
+        log.scan(true)?;
         Ok(log)
     }
 
-    /// Mounts, or formats if the flash holds no glitter page at all
-    /// ([`Error::NotFormatted`]: a blank flash, or a format cut before any page header).
-    /// Any other error is returned, so a damaged log is never formatted away.
+    /// Mounts the log like [`FlashLog::mount`], with every check, but never writes:
+    /// a torn tail is reported and not repaired, and appends then return
+    /// [`Error::FullStorage`] unless a page is left after the tail (the first append
+    /// opens it). For readers of a flash they must not change (a read-only file).
     ///
     /// # Errors
-    /// As [`FlashLog::mount`], except [`Error::NotFormatted`].
+    /// As [`FlashLog::mount`].
+    pub fn mount_read_only(flash: F) -> Result<Self, Error<F::Error>> {
+        let mut log = Self::unmounted(flash)?;
+        log.scan(false)?;
+        Ok(log)
+    }
+
+    /// Mounts, or formats if the flash is blank: no committed glitter page header
+    /// anywhere and nothing but erased bytes after the page headers' place (a blank
+    /// flash, or a format cut before page 0's header was committed). Any other error is
+    /// returned, so a damaged log is never formatted away.
+    ///
+    /// # Errors
+    /// As [`FlashLog::mount`], except [`Error::NotFormatted`]; a flash without any
+    /// committed page header that is not blank (zeros, noise, a log whose first page
+    /// header rotted) is [`Error::Corrupted`] with [`Corruption::FirstPageHeader`].
     pub fn mount_or_format(flash: F) -> Result<Self, Error<F::Error>> {
         let mut log = Self::unmounted(flash)?;
-        match log.scan() {
+        match log.scan(true) {
             Ok(()) => Ok(log),
             Err(Error::NotFormatted) => {
+                // No committed page header anywhere. Only a blank flash (a page header a
+                // cut format or page opening left half written aside) is formatted:
+                // anything else (zeros, noise, a log whose first page header rotted)
+                // may be someone's data and needs an explicit format.
+                for page in 0..log.geo.pages {
+                    let from = log.geo.data_start();
+                    if !log.erased_from(page, from)? {
+                        return Err(Error::Corrupted {
+                            offset: log.geo.page_start(page) + from,
+                            what: Corruption::FirstPageHeader,
+                        });
+                    }
+                }
                 log.format_in_place()?;
                 Ok(log)
             }

@@ -31,7 +31,7 @@ enum End {
 
 impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS, BLOCKS> {
     /// Mount: everything after `unmounted`.
-    pub(super) fn scan(&mut self) -> Result<(), Error<F::Error>> {
+    pub(super) fn scan(&mut self, repair: bool) -> Result<(), Error<F::Error>> {
         self.index.clear();
         self.stored_bytes = 0;
         self.report = MountReport::default();
@@ -92,6 +92,18 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
         // Pages after the tail were erased by the format and never written since, except
         // the one right after it, which a cut page opening may have left torn (but never
         // with a committed header, or it would be in the log).
+        // The page right after the tail may hold a header a cut page opening left half
+        // written, but never records: records are written only after a committed
+        // header. Records there mean its header rotted, and the log goes on past it.
+        // No page after the tail holds records either.
+        for p in tail.saturating_add(1)..self.geo.pages {
+            if !self.erased_from(p, self.geo.data_start())? {
+                return Err(Error::Corrupted {
+                    offset: self.geo.page_start(p),
+                    what: Corruption::PageHeader,
+                });
+            }
+        }
         for p in tail.saturating_add(2)..self.geo.pages {
             if self.read_page_header(p)? != PageHeader::Absent {
                 return Err(Error::Corrupted {
@@ -105,6 +117,9 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
             End::Invalid => true,
             End::Erased => !self.erased_from(tail, tail_at)?,
         };
+        if torn {
+            self.check_torn(tail, tail_at)?;
+        }
         // Pass 2: place each block's offset in its author's group.
         self.index.layout();
         for p in 0..=tail {
@@ -137,11 +152,84 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
         self.report.pages_in_use = tail + 1;
         if torn {
             let offset = self.geo.page_start(tail) + tail_at;
-            let repaired = tail + 1 < self.geo.pages;
+            let repaired = repair && tail + 1 < self.geo.pages;
             if repaired {
                 self.open_page(tail + 1)?;
             }
             self.report.torn_tail = Some(TornTail { offset, repaired });
+        }
+        Ok(())
+    }
+
+    /// Checks that what the tail page holds at `at` (not a committed, intact record)
+    /// can be the last append, cut before its commit word landed, and not a committed
+    /// record that rotted. A cut append writes its record in one write, then the commit
+    /// word in a second, and nothing after it in that page. So:
+    /// - everything after the record's extent (its own length if its head checks, else
+    ///   the largest record's) is erased;
+    /// - a record whose head checks has a commit word that is erased or half
+    ///   programmed (bits only go 1 -> 0), and if half programmed, an intact payload;
+    ///   a whole commit word over a bad payload is rot;
+    /// - a record whose head does not check has no commit word in its extent.
+    ///
+    /// Otherwise the result is `Corrupted(Record)`: committed blocks would be lost.
+    fn check_torn(&mut self, page: u32, at: u32) -> Result<(), Error<F::Error>> {
+        let start = self.geo.page_start(page);
+        let rot = Error::Corrupted {
+            offset: start + at,
+            what: Corruption::Record,
+        };
+        let room = self.geo.page_size.saturating_sub(at);
+        let max = self.geo.record_len(PAYLOAD_LEN_MAX as u32).min(room);
+        let mut head = [0u8; RECORD_HEAD_LEN];
+        let head_len = (RECORD_HEAD_LEN as u32).min(room) as usize;
+        self.read(start + at, head.get_mut(..head_len).unwrap_or(&mut []))?;
+        let a = self.align();
+        let extent = match decode_record_head(&self.geo, &head) {
+            RecordHead::Valid {
+                payload_len,
+                payload_crc,
+            } if head_len == RECORD_HEAD_LEN => {
+                let len = self.geo.record_len(payload_len);
+                if len > room {
+                    return Err(rot);
+                }
+                let mut word = [0u8; format::ALIGN_MAX];
+                let w = word.get_mut(..a).ok_or(Error::UnsupportedGeometry)?;
+                self.read(start + at + self.geo.commit_at(payload_len), w)?;
+                let target = format::commit_word();
+                let half = w
+                    .iter()
+                    .zip(target.iter())
+                    .all(|(got, want)| got & want == *want);
+                let erased = w.iter().all(|b| *b == 0xFF);
+                if !half
+                    || is_commit(w)
+                    || (!erased && self.payload_crc(start + at, payload_len)? != payload_crc)
+                {
+                    return Err(rot);
+                }
+                len
+            }
+            _ => {
+                // No trustworthy length: no commit word may follow in the largest
+                // record's extent.
+                let mut pos = a as u32;
+                let mut word = [0u8; format::ALIGN_MAX];
+                // At most max / a rounds.
+                while pos.saturating_add(a as u32) <= max {
+                    let w = word.get_mut(..a).ok_or(Error::UnsupportedGeometry)?;
+                    self.read(start + at + pos, w)?;
+                    if is_commit(w) {
+                        return Err(rot);
+                    }
+                    pos += a as u32;
+                }
+                max
+            }
+        };
+        if !self.erased_from(page, at + extent)? {
+            return Err(rot);
         }
         Ok(())
     }

@@ -84,24 +84,96 @@ pub fn verify(file: &Path) -> Result<Vec<String>> {
     ])
 }
 
-/// `glitter fsck`: what the mount found and the usage figures.
+/// `glitter fsck` flags.
+#[derive(Debug, Default, clap::Args)]
+pub struct FsckArgs {
+    /// Repair a damaged image: keep a copy (`chain.img.damaged-<n>`), keep every
+    /// block that still verifies, and say exactly which blocks could not be kept.
+    #[arg(long, conflicts_with = "reformat")]
+    pub repair: bool,
+    /// Replace the image with an empty one (a copy is kept). Needs `--yes`.
+    #[arg(long)]
+    pub reformat: bool,
+    /// Confirm `--reformat`.
+    #[arg(long, requires = "reformat")]
+    pub yes: bool,
+}
+
+/// `glitter fsck`: what a read-only mount finds and the usage figures; with
+/// `--repair` or `--reformat --yes`, the explicit ways to rewrite a damaged image.
 ///
 /// # Errors
-/// If the image cannot be opened or mounted.
-pub fn fsck(data: &DataDir) -> Result<Vec<String>> {
-    let (m, u) = data.fsck()?;
+/// If the image cannot be opened, or is damaged (the error names the damage).
+pub fn fsck(data: &DataDir, args: &FsckArgs) -> Result<Vec<String>> {
+    let image = data.root().join(IMAGE_FILE);
+    if args.reformat {
+        if !args.yes {
+            let blocks = data
+                .fsck()
+                .ok()
+                .flatten()
+                .map_or("an unknown number of".to_string(), |(m, _)| {
+                    m.records.to_string()
+                });
+            bail!(
+                "refusing to reformat {}: it would destroy {blocks} stored blocks \
+                 (a copy is kept); run `glitter fsck --reformat --yes` to confirm",
+                image.display()
+            );
+        }
+        let backup = data.reformat()?;
+        return Ok(vec![
+            format!("kept a copy of the old image: {}", backup.display()),
+            format!("reformatted {}: empty", image.display()),
+        ]);
+    }
+    if args.repair {
+        if !image.exists() {
+            bail!("{}: no flash image to repair", image.display());
+        }
+        let r = data.repair()?;
+        let mut out = vec![format!(
+            "kept a copy of the damaged image: {}",
+            r.backup.display()
+        )];
+        for (author, n) in &r.kept {
+            out.push(format!("kept {author}: seq 1..={n}"));
+        }
+        for l in &r.lost {
+            out.push(format!(
+                "LOST {}: seq {}..={} (no intact, verifying chain reaches them)",
+                l.author, l.from_seq, l.to_seq
+            ));
+        }
+        out.push(if r.lost.is_empty() {
+            "repaired: every intact block was kept".to_string()
+        } else {
+            format!(
+                "repaired: {} authors lost blocks (listed above)",
+                r.lost.len()
+            )
+        });
+        return Ok(out);
+    }
+    let Some((m, u)) = data.fsck()? else {
+        return Ok(vec![
+            format!("image: {} (none yet)", image.display()),
+            "ok".into(),
+        ]);
+    };
     Ok(vec![
-        format!("image: {}", data.root().join(IMAGE_FILE).display()),
+        format!("image: {}", image.display()),
         format!(
             "records: {} blocks by {} authors, {} pages in use",
             m.records, m.authors, m.pages_in_use
         ),
         match m.torn_tail {
             Some(t) => format!(
-                "torn tail: an interrupted append at offset {} was discarded (repaired: {})",
-                t.offset, t.repaired
+                "torn tail: an interrupted append at offset {} was discarded (the next \
+                 writing command moves on past it)",
+                t.offset
             ),
-            None => "torn tail: none (the last session ended cleanly)".to_string(),
+            None => "torn tail: none".to_string(),
         },
         format!(
             "space: {} of {} bytes used, {} free; {} bytes of blocks stored",
