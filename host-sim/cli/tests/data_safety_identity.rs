@@ -207,8 +207,12 @@ fn seed_readable_by_others_is_refused_and_unreadable_names_the_os_error() {
     assert!(!err.contains("no identity here"), "{err}");
     assert!(err.contains("cannot read the identity"), "{err}");
     assert!(err.to_lowercase().contains("directory"), "{err}");
-    // Missing: "no identity here".
+    // Missing: a read command creates nothing and says what is missing.
     let f = tmp.path().join("f");
+    let err = fails(&f, &["whoami"]);
+    assert!(err.contains("no such data directory"), "{err}");
+    assert!(!f.exists(), "a read command created {}", f.display());
+    std::fs::create_dir(&f).unwrap();
     let err = fails(&f, &["whoami"]);
     assert!(err.contains("no identity here"), "{err}");
 }

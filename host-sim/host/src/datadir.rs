@@ -139,6 +139,7 @@ impl DataDir {
                 ),
             });
         }
+        crate::fsutil::check_owner(root)?;
         let d = DataDir {
             root: root.to_path_buf(),
             image_bytes: IMAGE_BYTES_DEFAULT,
