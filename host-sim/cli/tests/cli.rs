@@ -194,9 +194,25 @@ fn format1_directories_migrate_and_fsck_reports_a_torn_tail() {
         *b = 0xff;
     }
     std::fs::write(&img, &bytes).unwrap();
+    // The session record says the `post` session ended cleanly with seq 4: a block lost
+    // since is damage, not a torn append.
+    let o = glitter(&old, &["fsck"]);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("only up to seq 3 but seq 4 was committed"),
+        "{err}"
+    );
+    // What a power cut during that `post` leaves: the record its session opened with.
+    std::fs::write(
+        old.join("chain.img.state"),
+        format!("glitter image state 1\nsession open\nhead {key} 3\n"),
+    )
+    .unwrap();
     let report = ok(&old, &["fsck"]);
     assert!(
-        report.contains("records: 3 blocks") && report.contains("was discarded"),
+        report.contains("records: 3 blocks")
+            && report.contains("was discarded")
+            && report.contains("did NOT end cleanly"),
         "{report}"
     );
     // Nothing committed earlier is lost, and the chain goes on from the repaired head.

@@ -20,9 +20,10 @@
 
 use crate::chainfile::{VerifiedChain, read_verified};
 use crate::error::DataDirError;
-use crate::flash_file::{FILE_FLASH_PAGE_SIZE, FileFlash};
+use crate::error::StoreError;
+use crate::flash_file::FileFlash;
 pub use crate::fsutil::write_atomic;
-use crate::salvage;
+use crate::image_state::{ImageState, Session};
 use glitter_core::BlockBuilder;
 use glitter_core::chain::{ChainState, ForkProof, Head};
 use glitter_core::sig::PublicKey;
@@ -33,12 +34,12 @@ use std::path::{Path, PathBuf};
 
 type Result<T, E = DataDirError> = std::result::Result<T, E>;
 
-fn io(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> DataDirError {
+pub(crate) fn io(path: &Path, what: &'static str) -> impl FnOnce(std::io::Error) -> DataDirError {
     let path = path.to_path_buf();
     move |source| DataDirError::Io { path, what, source }
 }
 
-fn store(path: &Path) -> impl FnOnce(crate::error::StoreError) -> DataDirError {
+pub(crate) fn store(path: &Path) -> impl FnOnce(crate::error::StoreError) -> DataDirError {
     let path = path.to_path_buf();
     move |source| DataDirError::Store { path, source }
 }
@@ -57,15 +58,16 @@ pub const IMAGE_BYTES_DEFAULT: usize = 8 << 20;
 /// the image is created, so a truncated image is detected.
 pub const SIZE_FILE: &str = "chain.img.size";
 
-/// What `fsck --repair` did.
-#[derive(Debug, PartialEq, Eq)]
-pub struct Repair {
-    /// The copy of the damaged image it kept.
-    pub backup: PathBuf,
-    /// Each author kept, with the number of blocks kept (seq 1 to that number).
-    pub kept: Vec<(PublicKey, u64)>,
-    /// What it could not keep.
-    pub lost: Vec<salvage::Lost>,
+/// What `fsck` found: the read-only mount's report, usage, and how the last writing
+/// session ended (`None`: not recorded, an image from an older glitter).
+#[derive(Debug)]
+pub struct Health {
+    /// What the mount found.
+    pub report: MountReport,
+    /// Space and index figures.
+    pub usage: Usage,
+    /// How the last writing session ended.
+    pub session: Option<Session>,
 }
 
 /// An opened data directory.
@@ -150,7 +152,7 @@ impl DataDir {
         Ok(d)
     }
 
-    fn image_path(&self) -> PathBuf {
+    pub(crate) fn image_path(&self) -> PathBuf {
         self.root.join(IMAGE_FILE)
     }
 
@@ -184,18 +186,36 @@ impl DataDir {
         })
     }
 
+    /// The image size recorded when it was created, if any.
+    pub(crate) fn recorded_size(&self) -> Option<usize> {
+        std::fs::read_to_string(self.size_path())
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     fn record_image_size(&self, len: usize) -> Result<()> {
         write_atomic(&self.size_path(), format!("{len}\n").as_bytes(), false)?;
         Ok(())
     }
 
     /// Mounts the image read-only, with every check and no repair, or `None` if the
-    /// directory has no image yet. Never creates, formats or writes anything.
+    /// directory has no image yet. Never creates, formats or writes anything. Checks the
+    /// image against its recorded size and its session record
+    /// ([`crate::image_state`]): a committed block that no longer mounts is an error.
     ///
     /// # Errors
     /// I/O errors and store errors (a damaged image: not formatted, corrupted,
-    /// truncated), naming the image.
+    /// truncated, committed blocks missing), naming the image.
     pub fn read_log(&self) -> Result<Option<Box<HostLog>>> {
+        Ok(self.read_log_with_state()?.map(|(log, _)| log))
+    }
+
+    /// [`DataDir::read_log`], with the session record it checked against. Not inlined:
+    /// a mounted log is about 260 KiB until it is boxed, and writers mount twice.
+    #[inline(never)]
+    fn read_log_with_state(&self) -> Result<Option<(Box<HostLog>, Option<ImageState>)>> {
         let path = self.image_path();
         if !path.exists() {
             return Ok(None);
@@ -203,128 +223,88 @@ impl DataDir {
         let flash =
             FileFlash::open_read_only(&path).map_err(io(&path, "cannot open the flash image"))?;
         self.check_image_size(flash.size_bytes())?;
-        let log = HostLog::mount_read_only(flash).map_err(store(&path))?;
-        Ok(Some(Box::new(log)))
+        let state = ImageState::read(&self.root)?;
+        let log = match HostLog::mount_read_only(flash) {
+            Ok(log) => log,
+            // This directory created and formatted the image (its size is recorded):
+            // no page header at all is damage, not a new image.
+            Err(StoreError::NotFormatted) if self.size_path().exists() => {
+                return Err(DataDirError::NoLog { path });
+            }
+            Err(e) => return Err(store(&path)(e)),
+        };
+        if let Some(st) = &state {
+            let short = st.shortfalls(&log);
+            if let Some(first) = short.first() {
+                return Err(DataDirError::Damaged {
+                    path,
+                    first: *first,
+                    more: short.len() - 1,
+                });
+            }
+        }
+        Ok(Some((Box::new(log), state)))
     }
 
-    /// Mounts the image (creating and formatting it if it does not exist yet). A torn
-    /// tail from a crash is repaired here.
+    /// Opens the image for writing (creating it if it does not exist yet) and starts
+    /// a writing session: the image is first checked read-only as
+    /// [`DataDir::read_log`] checks it (a damaged image is an error and is not
+    /// touched), then mounted (a torn tail from a crash is repaired), and the session
+    /// is recorded as open. End it with [`DataDir::close_log`].
     ///
     /// # Errors
     /// I/O errors and store errors, naming the image.
     pub fn log(&self) -> Result<Box<HostLog>> {
         let path = self.image_path();
         if !path.exists() {
-            // Format a new image without a sync per erased page, then sync once: an
-            // interrupted format leaves no glitter page, which the next open formats.
-            let mut f = FileFlash::create(&path, self.image_bytes)
-                .map_err(io(&path, "cannot create the flash image"))?;
-            f.set_sync_writes(false);
-            let log = HostLog::format(f).map_err(store(&path))?;
-            let mut f = log.into_flash();
-            f.sync().map_err(io(&path, "cannot sync the new image"))?;
-            self.record_image_size(self.image_bytes)?;
+            self.build_image(&[], self.image_bytes)?;
         }
+        // Every check, before anything is written.
+        self.read_log()?;
         let flash =
             FileFlash::open_existing(&path).map_err(io(&path, "cannot open the flash image"))?;
-        self.check_image_size(flash.size_bytes())?;
         if !self.size_path().exists() {
             // An image from before sizes were recorded: record it now.
             self.record_image_size(flash.size_bytes())?;
         }
-        // Formats only a blank image (a creation cut short); a damaged one is an error.
-        let log = HostLog::mount_or_format(flash).map_err(store(&path))?;
-        Ok(Box::new(log))
+        let log = mount_boxed(flash, &path)?;
+        ImageState::of_log(Session::Open, &*log).write(&self.root)?;
+        Ok(log)
     }
 
-    /// Mounts the image and reports its health: what the mount found (records,
-    /// authors, a torn tail it repaired) and the usage figures.
+    /// Ends a writing session: syncs the image, then records a clean close with the
+    /// heads it holds, so that the next mount can tell every committed block.
     ///
     /// # Errors
-    /// As [`DataDir::log`].
-    pub fn fsck(&self) -> Result<Option<(MountReport, Usage)>> {
-        Ok(self
-            .read_log()?
-            .map(|log| (log.mount_report(), log.usage())))
-    }
-
-    /// `fsck --repair`: keeps a copy of the image (`chain.img.damaged-<n>`), collects
-    /// every intact committed record it still holds (anywhere, whatever the page
-    /// headers say), keeps each author's longest verified chain from seq 1, and writes
-    /// them into a fresh image. Reports what it kept and what it could not keep.
-    ///
-    /// # Errors
-    /// On I/O failure; the original image is replaced only once the new one is whole.
-    pub fn repair(&self) -> Result<Repair> {
+    /// If the image cannot be synced or the record written (the session then stays
+    /// recorded as open, which is safe).
+    pub fn close_log(&self, log: &HostLog) -> Result<()> {
         let path = self.image_path();
-        let bytes = std::fs::read(&path).map_err(io(&path, "cannot read the flash image"))?;
-        let backup = self.keep_copy(&path)?;
-        let found = salvage::records(&bytes);
-        let mut kept = Vec::new();
-        let mut lost = Vec::new();
-        for (author, blocks) in found {
-            let (chain, loss) = salvage::longest_chain(author, blocks);
-            if let Some(l) = loss {
-                lost.push(l);
-            }
-            if !chain.headers.is_empty() {
-                kept.push(chain);
-            }
-        }
-        let size = bytes.len().max(FILE_FLASH_PAGE_SIZE);
-        let size = size - size % FILE_FLASH_PAGE_SIZE;
-        self.write_new_image(&kept, size)?;
-        Ok(Repair {
-            backup,
-            kept: kept
-                .iter()
-                .map(|c| (c.author, c.headers.len() as u64))
-                .collect(),
-            lost,
-        })
+        log.flash()
+            .sync()
+            .map_err(io(&path, "cannot sync the flash image"))?;
+        ImageState::of_log(Session::Clean, log).write(&self.root)
     }
 
-    /// `fsck --reformat --yes`: keeps a copy of the image, then replaces it with an
-    /// empty one of the same size. Returns the copy's path.
+    /// Mounts the image read-only and reports its health: what the mount found
+    /// (records, authors, a torn tail), the usage figures, and how the last writing
+    /// session ended.
     ///
     /// # Errors
-    /// On I/O failure.
-    pub fn reformat(&self) -> Result<PathBuf> {
-        let path = self.image_path();
-        let len = std::fs::metadata(&path)
-            .map_err(io(&path, "cannot read the flash image"))?
-            .len();
-        let backup = self.keep_copy(&path)?;
-        let size = usize::try_from(len).unwrap_or(self.image_bytes);
-        let size = if size >= FILE_FLASH_PAGE_SIZE && size % FILE_FLASH_PAGE_SIZE == 0 {
-            size
-        } else {
-            self.image_bytes
-        };
-        self.write_new_image(&[], size)?;
-        Ok(backup)
+    /// As [`DataDir::read_log`].
+    pub fn fsck(&self) -> Result<Option<Health>> {
+        Ok(self.read_log_with_state()?.map(|(log, state)| Health {
+            report: log.mount_report(),
+            usage: log.usage(),
+            session: state.map(|s| s.session),
+        }))
     }
 
-    /// Copies `path` to the first free `<path>.damaged-<n>` and syncs it.
-    fn keep_copy(&self, path: &Path) -> Result<PathBuf> {
-        let mut n = 1;
-        let backup = loop {
-            let b = self.root.join(format!("{IMAGE_FILE}.damaged-{n}"));
-            if !b.exists() {
-                break b;
-            }
-            n += 1;
-        };
-        std::fs::copy(path, &backup).map_err(io(&backup, "cannot keep a copy of the image"))?;
-        if let Ok(f) = std::fs::File::open(&backup) {
-            let _ = f.sync_all();
-        }
-        Ok(backup)
-    }
-
-    /// Builds an image of `size` bytes holding `chains` under a temporary name, syncs
-    /// it, and renames it over the image.
-    fn write_new_image(&self, chains: &[VerifiedChain], size: usize) -> Result<()> {
+    /// Builds an image of `size` bytes holding `chains` (every block with its
+    /// payload) under a temporary name, syncs it, records its size and a clean
+    /// session, and renames it over the image: a crash leaves the old image or the new
+    /// one, whole.
+    pub(crate) fn build_image(&self, chains: &[VerifiedChain], size: usize) -> Result<()> {
         let path = self.image_path();
         let tmp = self.root.join(format!("{IMAGE_FILE}.new"));
         let _ = std::fs::remove_file(&tmp);
@@ -334,7 +314,8 @@ impl DataDir {
         let mut log = HostLog::format(f).map_err(store(&tmp))?;
         for chain in chains {
             for (h, p) in chain.headers.iter().zip(&chain.payloads) {
-                log.append(h, p.as_deref().unwrap_or_default())
+                let p = p.as_deref().ok_or(DataDirError::NoPayload { seq: h.seq })?;
+                log.append(h, p)
                     .map_err(|source| DataDirError::StoreBlock {
                         path: tmp.clone(),
                         seq: h.seq,
@@ -342,10 +323,12 @@ impl DataDir {
                     })?;
             }
         }
-        let mut f = log.into_flash();
+        let state = ImageState::of_log(Session::Clean, &log);
+        let f = log.into_flash();
         f.sync().map_err(io(&tmp, "cannot sync the new image"))?;
         drop(f);
         self.record_image_size(size)?;
+        state.write(&self.root)?;
         std::fs::rename(&tmp, &path).map_err(io(&path, "cannot move the new image into place"))?;
         if let Ok(d) = std::fs::File::open(&self.root) {
             let _ = d.sync_all();
@@ -459,7 +442,9 @@ impl DataDir {
                     source,
                 })?
         };
-        log.append(&h, bytes).map_err(store(&self.image_path()))?;
+        let appended = log.append(&h, bytes).map_err(store(&self.image_path()));
+        self.close_log(&log)?;
+        appended?;
         Ok(h)
     }
 
@@ -472,33 +457,10 @@ impl DataDir {
     /// # Errors
     /// On I/O failure or if the chain does not fit the image.
     pub fn import_into_new_image(&self, chain: &VerifiedChain) -> Result<bool> {
-        let path = self.image_path();
-        if path.exists() {
+        if self.image_path().exists() {
             return Ok(false);
         }
-        let tmp = self.root.join(format!("{IMAGE_FILE}.new"));
-        let _ = std::fs::remove_file(&tmp);
-        let mut f = FileFlash::create(&tmp, self.image_bytes)
-            .map_err(io(&tmp, "cannot create the flash image"))?;
-        f.set_sync_writes(false);
-        let mut log = HostLog::format(f).map_err(store(&tmp))?;
-        for (h, p) in chain.headers.iter().zip(&chain.payloads) {
-            let p = p.as_deref().ok_or(DataDirError::NoPayload { seq: h.seq })?;
-            log.append(h, p)
-                .map_err(|source| DataDirError::StoreBlock {
-                    path: tmp.clone(),
-                    seq: h.seq,
-                    source,
-                })?;
-        }
-        let mut f = log.into_flash();
-        f.sync().map_err(io(&tmp, "cannot sync the new image"))?;
-        drop(f);
-        self.record_image_size(self.image_bytes)?;
-        std::fs::rename(&tmp, &path).map_err(io(&path, "cannot move the new image into place"))?;
-        if let Ok(d) = std::fs::File::open(&self.root) {
-            let _ = d.sync_all();
-        }
+        self.build_image(std::slice::from_ref(chain), self.image_bytes)?;
         Ok(true)
     }
 
@@ -539,19 +501,22 @@ impl DataDir {
         }
         let mut log = self.log()?;
         let path = self.image_path();
-        for (h, p) in incoming
+        let appended = incoming
             .headers
             .iter()
             .zip(&incoming.payloads)
             .skip(held.headers.len())
-        {
-            log.append(h, p.as_deref().unwrap_or_default())
-                .map_err(|source| DataDirError::StoreBlock {
-                    path: path.clone(),
-                    seq: h.seq,
-                    source,
-                })?;
-        }
+            .try_for_each(|(h, p)| {
+                log.append(h, p.as_deref().unwrap_or_default())
+                    .map_err(|source| DataDirError::StoreBlock {
+                        path: path.clone(),
+                        seq: h.seq,
+                        source,
+                    })
+            });
+        // What was appended is committed either way: close the session cleanly.
+        self.close_log(&log)?;
+        appended?;
         Ok(if held.headers.is_empty() {
             ImportOutcome::New {
                 blocks: incoming.headers.len(),
@@ -562,6 +527,16 @@ impl DataDir {
             }
         })
     }
+}
+
+/// Mounts `flash` for writing, boxed. It formats only a blank image (a creation cut
+/// short by an older glitter); a damaged one is an error. Not inlined, as
+/// [`DataDir::read_log_with_state`].
+#[inline(never)]
+fn mount_boxed(flash: FileFlash, path: &Path) -> Result<Box<HostLog>> {
+    Ok(Box::new(
+        HostLog::mount_or_format(flash).map_err(store(path))?,
+    ))
 }
 
 /// Reads `author`'s whole chain out of a mounted log.

@@ -179,12 +179,64 @@ pub enum DataDirError {
     /// A format-1 directory could not be migrated (nothing was lost).
     #[error("migrating format 1")]
     Migrate(#[source] Box<ChainFileError>),
+    /// Committed blocks the image no longer mounts with: its session record
+    /// (`chain.img.state`) names heads that are gone.
+    #[error(
+        "{}: damaged flash image: it holds {} only up to seq {} but seq {} was committed{}; \
+         run `glitter fsck --repair` (it keeps a copy and lists what it cannot keep)",
+        path.display(),
+        first.author,
+        first.held,
+        first.committed,
+        if *more == 0 { String::new() } else { format!(" (and {more} more authors lost blocks)") }
+    )]
+    Damaged {
+        /// The image.
+        path: PathBuf,
+        /// The first author found short.
+        first: Shortfall,
+        /// How many more authors are short.
+        more: usize,
+    },
+    /// The image has no valid first page header although it was created and formatted
+    /// here (its size was recorded): damage, not a new image.
+    #[error(
+        "{}: damaged flash image: no valid glitter page header (the first page's header is \
+         damaged, or the image was overwritten); run `glitter fsck --repair`",
+        path.display()
+    )]
+    NoLog {
+        /// The image.
+        path: PathBuf,
+    },
+    /// The image's session record is not one.
+    #[error(
+        "{}: malformed session record (not written by glitter); move it away to use the \
+         image without its committed-blocks check",
+        path.display()
+    )]
+    BadState {
+        /// The record.
+        path: PathBuf,
+    },
     /// A path without a parent directory.
     #[error("{}: path has no parent", path.display())]
     NoParent {
         /// The path.
         path: PathBuf,
     },
+}
+
+/// A committed block that a mount no longer holds: an author's head is below the one
+/// the image's session record names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Shortfall {
+    /// Whose chain.
+    pub author: PublicKey,
+    /// The head seq the image mounts with now (0: none).
+    pub held: u64,
+    /// The head seq recorded as committed.
+    pub committed: u64,
 }
 
 /// Why a chain file's framing is invalid.

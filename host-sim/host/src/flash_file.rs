@@ -240,7 +240,7 @@ impl FileFlash {
     ///
     /// # Errors
     /// The I/O error.
-    pub fn sync(&mut self) -> io::Result<()> {
+    pub fn sync(&self) -> io::Result<()> {
         self.file.sync_data()
     }
 

@@ -15,6 +15,7 @@ pub mod feed;
 pub mod flash_file;
 pub mod fsutil;
 pub mod identity;
+pub mod image_state;
 pub mod os;
 pub mod outbox;
 pub mod passphrase;

@@ -1,8 +1,12 @@
-//! `fsck --repair`'s salvage: every intact, committed record a damaged flash image
-//! still holds, and each author's longest verified chain among them.
+//! `fsck --repair` and `fsck --reformat`, the explicit ways to rewrite a damaged flash
+//! image, and their salvage: every intact, committed record a damaged image still
+//! holds, and each author's longest verified chain among them.
 
 use crate::chainfile::{ChainFile, VerifiedChain};
+use crate::datadir::{DataDir, IMAGE_FILE, io};
+use crate::error::DataDirError;
 use crate::flash_file::FILE_FLASH_PAGE_SIZE;
+use crate::image_state::ImageState;
 use glitter_core::sig::PublicKey;
 use glitter_core::store::crc::crc32c;
 use glitter_core::store::format::{
@@ -10,6 +14,117 @@ use glitter_core::store::format::{
 };
 use glitter_core::wire::header::Header;
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+type Result<T, E = DataDirError> = std::result::Result<T, E>;
+
+/// What `fsck --repair` did.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Repair {
+    /// The copy of the damaged image it kept.
+    pub backup: PathBuf,
+    /// Each author kept, with the number of blocks kept (seq 1 to that number).
+    pub kept: Vec<(PublicKey, u64)>,
+    /// What it could not keep, by author.
+    pub lost: Vec<Lost>,
+}
+
+impl DataDir {
+    /// `fsck --repair`: keeps a copy of the image (`chain.img.damaged-<n>`), collects
+    /// every intact committed record it still holds (anywhere, whatever the page
+    /// headers say), keeps each author's longest verified chain from seq 1, and writes
+    /// them into a fresh image. Reports what it kept and what it could not keep: the
+    /// blocks found but not kept, and, from the image's session record, committed
+    /// blocks that left no intact record at all.
+    ///
+    /// # Errors
+    /// On I/O failure; the original image is replaced only once the new one is whole.
+    pub fn repair(&self) -> Result<Repair> {
+        let path = self.image_path();
+        let bytes = std::fs::read(&path).map_err(io(&path, "cannot read the flash image"))?;
+        // A malformed record does not stop a repair: it only names fewer losses.
+        let committed = ImageState::read(self.root()).ok().flatten();
+        let backup = self.keep_copy(&path)?;
+        let mut found = records(&bytes);
+        for (author, _) in committed.iter().flat_map(|c| &c.heads) {
+            found.entry(*author).or_default();
+        }
+        let mut kept = Vec::new();
+        let mut lost = Vec::new();
+        for (author, blocks) in found {
+            let (chain, loss) = longest_chain(author, blocks);
+            let held = chain.headers.len() as u64;
+            let recorded = committed
+                .iter()
+                .flat_map(|c| &c.heads)
+                .find(|(a, _)| *a == author)
+                .map_or(0, |(_, seq)| *seq);
+            let to_seq = loss.map_or(0, |l| l.to_seq).max(recorded);
+            if to_seq > held {
+                lost.push(Lost {
+                    author,
+                    from_seq: held + 1,
+                    to_seq,
+                });
+            }
+            if !chain.headers.is_empty() {
+                kept.push(chain);
+            }
+        }
+        // The size it was created with (a truncated image gets its room back).
+        let size = bytes.len().max(FILE_FLASH_PAGE_SIZE);
+        let size = (size - size % FILE_FLASH_PAGE_SIZE).max(
+            self.recorded_size()
+                .filter(|s| s % FILE_FLASH_PAGE_SIZE == 0)
+                .unwrap_or(0),
+        );
+        self.build_image(&kept, size)?;
+        Ok(Repair {
+            backup,
+            kept: kept
+                .iter()
+                .map(|c| (c.author, c.headers.len() as u64))
+                .collect(),
+            lost,
+        })
+    }
+
+    /// `fsck --reformat --yes`: keeps a copy of the image, then replaces it with an
+    /// empty one of the same size. Returns the copy's path.
+    ///
+    /// # Errors
+    /// On I/O failure.
+    pub fn reformat(&self) -> Result<PathBuf> {
+        let path = self.image_path();
+        let len = std::fs::metadata(&path)
+            .map_err(io(&path, "cannot read the flash image"))?
+            .len();
+        let backup = self.keep_copy(&path)?;
+        let size = usize::try_from(len)
+            .ok()
+            .filter(|s| *s >= FILE_FLASH_PAGE_SIZE && s % FILE_FLASH_PAGE_SIZE == 0)
+            .unwrap_or(crate::datadir::IMAGE_BYTES_DEFAULT);
+        self.build_image(&[], size)?;
+        Ok(backup)
+    }
+
+    /// Copies `path` to the first free `<path>.damaged-<n>` and syncs it.
+    fn keep_copy(&self, path: &Path) -> Result<PathBuf> {
+        let mut n = 1;
+        let backup = loop {
+            let b = self.root().join(format!("{IMAGE_FILE}.damaged-{n}"));
+            if !b.exists() {
+                break b;
+            }
+            n += 1;
+        };
+        std::fs::copy(path, &backup).map_err(io(&backup, "cannot keep a copy of the image"))?;
+        if let Ok(f) = std::fs::File::open(&backup) {
+            let _ = f.sync_all();
+        }
+        Ok(backup)
+    }
+}
 
 /// Blocks of one author that a repair could not keep.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -119,15 +119,6 @@ pub enum NodeError {
         #[source]
         source: BoxError,
     },
-    /// The flash image could not be synced at shutdown.
-    #[error("{}: cannot sync the flash image", path.display())]
-    Sync {
-        /// The image.
-        path: PathBuf,
-        /// The OS error.
-        #[source]
-        source: std::io::Error,
-    },
     /// The swarm could not be built.
     #[error(transparent)]
     Swarm(#[from] SwarmError),

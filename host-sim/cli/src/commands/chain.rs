@@ -6,6 +6,7 @@ use glitter_host::account::author_arg;
 use glitter_host::chainfile::{ChainFile, read_verified};
 use glitter_host::datadir::{DataDir, IMAGE_FILE, ImportOutcome, write_atomic};
 use glitter_host::feed;
+use glitter_host::image_state::Session;
 use std::path::Path;
 
 /// `glitter feed`: every stored chain, oldest block first, forks flagged.
@@ -112,8 +113,8 @@ pub fn fsck(data: &DataDir, args: &FsckArgs) -> Result<Vec<String>> {
                 .fsck()
                 .ok()
                 .flatten()
-                .map_or("an unknown number of".to_string(), |(m, _)| {
-                    m.records.to_string()
+                .map_or("an unknown number of".to_string(), |h| {
+                    h.report.records.to_string()
                 });
             bail!(
                 "refusing to reformat {}: it would destroy {blocks} stored blocks \
@@ -145,6 +146,15 @@ pub fn fsck(data: &DataDir, args: &FsckArgs) -> Result<Vec<String>> {
                 l.author, l.from_seq, l.to_seq
             ));
         }
+        let me = data.identity().ok().map(|k| k.public());
+        if r.lost.iter().any(|l| Some(l.author) == me) {
+            out.push(
+                "!! your own chain lost blocks: do not post until you have them back \
+                 (`glitter import` of a copy, or `glitter restore`), or followers who \
+                 hold them will see your chain fork"
+                    .into(),
+            );
+        }
         out.push(if r.lost.is_empty() {
             "repaired: every intact block was kept".to_string()
         } else {
@@ -155,18 +165,29 @@ pub fn fsck(data: &DataDir, args: &FsckArgs) -> Result<Vec<String>> {
         });
         return Ok(out);
     }
-    let Some((m, u)) = data.fsck()? else {
+    let Some(health) = data.fsck()? else {
         return Ok(vec![
             format!("image: {} (none yet)", image.display()),
             "ok".into(),
         ]);
     };
+    let (m, u) = (health.report, health.usage);
     Ok(vec![
         format!("image: {}", image.display()),
         format!(
             "records: {} blocks by {} authors, {} pages in use",
             m.records, m.authors, m.pages_in_use
         ),
+        // (While a node runs, the binary refuses offline commands before this.)
+        match health.session {
+            Some(Session::Clean) => "last session: ended cleanly".into(),
+            Some(Session::Open) => "last session: did NOT end cleanly (a crash, kill or power \
+                 cut); every block committed before it is present"
+                .into(),
+            None => "last session: not recorded (an image from an older glitter; the next \
+                 writing command records it)"
+                .into(),
+        },
         match m.torn_tail {
             Some(t) => format!(
                 "torn tail: an interrupted append at offset {} was discarded (the next \

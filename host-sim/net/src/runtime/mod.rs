@@ -261,13 +261,11 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(data_dir.join(INFO_NAME));
     let Runtime { node, .. } = rt;
-    let mut flash = node.into_store().into_log().into_flash();
-    if let Err(source) = flash.sync() {
-        return Err(NodeError::Sync {
-            path: flash.path().to_path_buf(),
-            source,
-        });
-    }
+    // Sync the image and record a clean close (the session record then covers every
+    // block this node stored), before the lock is released.
+    let log = node.into_store().into_log();
+    data.close_log(&log)
+        .map_err(NodeError::host("closing the flash image"))?;
     drop(lock);
     Ok(())
 }
