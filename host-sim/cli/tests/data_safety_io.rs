@@ -108,10 +108,35 @@ fn a_post_with_controls_renders_as_one_escaped_line_through_nodes() {
     assert_one_safe_line(&ok(&a.data, &["node", "feed"]));
 }
 
-/// Runs `glitter args…`, polling its peak RSS; returns (output, elapsed, peak KiB).
-fn measured(dir: &Path, args: &[&str]) -> (Output, Duration, u64) {
+/// How long a bounded command may run.
+const TIME_LIMIT: Duration = Duration::from_secs(5);
+/// How much more memory than the baseline a bounded command may use at its peak.
+const PEAK_ABOVE_BASELINE_KIB: u64 = 64 * 1024;
+
+/// A finished command: its output, how long it ran, and its peak resident set size.
+struct Measured {
+    out: Output,
+    elapsed: Duration,
+    /// The kernel's high-water mark of the child (`ru_maxrss` from `wait4`), in KiB.
+    /// Exact, not sampled; it also counts what the child held between fork and exec,
+    /// so it is never below the resident size of this test process at the spawn.
+    peak_kib: u64,
+}
+
+/// Runs `glitter args…` to the end and measures it exactly: the peak RSS is the one
+/// `wait4` reports when reaping the child. Stdout and stderr are drained in threads so
+/// the child never blocks on a full pipe; a watchdog kills it after [`TIME_LIMIT`], and
+/// then the test fails.
+fn measured(dir: &Path, args: &[&str]) -> Measured {
+    use nix::sys::signal::{Signal, kill};
+    use nix::sys::wait::{Id, WaitPidFlag, waitid};
+    use nix::unistd::Pid;
+    use std::io::Read;
+    use std::sync::{Arc, Condvar, Mutex};
+    use wait4::Wait4;
+
     let started = Instant::now();
-    let child = Command::new(bin())
+    let mut child = Command::new(bin())
         .arg("--data-dir")
         .arg(dir)
         .args(args)
@@ -120,30 +145,100 @@ fn measured(dir: &Path, args: &[&str]) -> (Output, Duration, u64) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("spawn glitter");
-    let status = format!("/proc/{}/status", child.id());
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let mut peak = 0;
-    let out = loop {
-        if let Ok(s) = std::fs::read_to_string(&status)
-            && let Some(kib) = s
-                .lines()
-                .find_map(|l| l.strip_prefix("VmHWM:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        {
-            peak = peak.max(kib);
-        }
-        if let Ok(o) = rx.recv_timeout(Duration::from_millis(5)) {
-            break o.expect("glitter output");
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(5),
-            "{args:?} still running after 5 s"
-        );
+    let pid = Pid::from_raw(i32::try_from(child.id()).expect("a pid fits an i32"));
+    let drain = |mut r: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut v = Vec::new();
+            r.read_to_end(&mut v).expect("read the child's output");
+            v
+        })
     };
-    (out, started.elapsed(), peak)
+    let stdout = drain(Box::new(child.stdout.take().expect("piped stdout")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped stderr")));
+    // `exited` turns true (under its lock) once the child has exited but before it is
+    // reaped: until then its pid cannot be reused, so the watchdog, which kills only
+    // while holding the lock and seeing `false`, never signals another process.
+    let exited = Arc::new((Mutex::new(false), Condvar::new()));
+    let watchdog = {
+        let exited = Arc::clone(&exited);
+        std::thread::spawn(move || {
+            let (lock, cv) = &*exited;
+            let done = lock.lock().expect("watchdog lock");
+            let (done, _) = cv
+                .wait_timeout_while(done, TIME_LIMIT, |done| !*done)
+                .expect("watchdog wait");
+            let kill_it = !*done;
+            if kill_it {
+                kill(pid, Signal::SIGKILL).expect("kill the child");
+            }
+            kill_it
+        })
+    };
+    loop {
+        match waitid(Id::Pid(pid), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT) {
+            Ok(_) => break,
+            Err(nix::errno::Errno::EINTR) => {}
+            Err(e) => panic!("waitid {pid}: {e}"),
+        }
+    }
+    let elapsed = started.elapsed();
+    {
+        let (lock, cv) = &*exited;
+        *lock.lock().expect("exit lock") = true;
+        cv.notify_all();
+    }
+    let killed = watchdog.join().expect("watchdog");
+    let usage = child.wait4().expect("wait4");
+    let out = Output {
+        status: usage.status,
+        stdout: stdout.join().expect("stdout reader"),
+        stderr: stderr.join().expect("stderr reader"),
+    };
+    assert!(
+        !killed,
+        "{args:?} still running after {TIME_LIMIT:?}: killed ({})",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Measured {
+        out,
+        elapsed,
+        peak_kib: usage.rusage.maxrss / 1024,
+    }
+}
+
+/// This test process's own peak RSS in KiB (`VmHWM`), for reading the figures: a
+/// child's `ru_maxrss` counts what it inherited before its exec.
+fn own_peak_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// A bounded command fails, within [`TIME_LIMIT`] (checked by [`measured`]), and
+/// peaks at most [`PEAK_ABOVE_BASELINE_KIB`] above `baseline`; returns its stderr.
+fn bounded(dir: &Path, args: &[&str], baseline: u64) -> String {
+    let m = measured(dir, args);
+    let err = String::from_utf8_lossy(&m.out.stderr).into_owned();
+    println!(
+        "{args:?}: {:?}, peak {} KiB (baseline {baseline} KiB, test process {} KiB): {}",
+        m.elapsed,
+        m.peak_kib,
+        own_peak_kib(),
+        err.trim_end()
+    );
+    assert!(!m.out.status.success(), "{args:?} succeeded");
+    assert!(
+        m.peak_kib <= baseline + PEAK_ABOVE_BASELINE_KIB,
+        "{args:?}: peak RSS {} KiB, more than {PEAK_ABOVE_BASELINE_KIB} KiB above the \
+         baseline {baseline} KiB",
+        m.peak_kib
+    );
+    err
 }
 
 #[test]
@@ -151,34 +246,37 @@ fn imports_and_verifies_are_bounded() {
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("a");
     ok(&a, &["keygen", "--seed", &"11".repeat(32)]);
-    let (o, t, kib) = measured(&a, &["import", "/dev/zero"]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    eprintln!("import /dev/zero: {t:?}, peak {kib} KiB: {err}");
-    assert!(!o.status.success());
+    ok(&a, &["post", "one"]);
+    let file = tmp.path().join("a.chain");
+    ok(&a, &["export", file.to_str().unwrap()]);
+
+    // The baseline: verifying a small valid chain file, measured the same way.
+    let m = measured(&a, &["verify", file.to_str().unwrap()]);
+    assert!(m.out.status.success(), "{:?}", m.out);
+    let baseline = m.peak_kib;
+    println!(
+        "baseline verify of a valid file: {:?}, peak {baseline} KiB (test process {} KiB)",
+        m.elapsed,
+        own_peak_kib()
+    );
+
+    let err = bounded(&a, &["import", "/dev/zero"], baseline);
     assert!(
         err.contains("/dev/zero") && err.contains("not a regular file"),
         "{err}"
     );
-    assert!(kib < 64 * 1024, "peak RSS {kib} KiB");
 
     let fifo = tmp.path().join("fifo");
     let made = Command::new("mkfifo").arg(&fifo).status().expect("mkfifo");
     assert!(made.success());
-    let (o, t, kib) = measured(&a, &["verify", fifo.to_str().unwrap()]);
-    let err = String::from_utf8_lossy(&o.stderr);
-    eprintln!("verify FIFO: {t:?}, peak {kib} KiB: {err}");
-    assert!(!o.status.success());
+    let err = bounded(&a, &["verify", fifo.to_str().unwrap()], baseline);
     assert!(err.contains("a FIFO"), "{err}");
-    assert!(kib < 64 * 1024, "peak RSS {kib} KiB");
 
     // A regular file with a valid header is read no further than its count allows.
-    let file = tmp.path().join("a.chain");
-    ok(&a, &["post", "one"]);
-    ok(&a, &["export", file.to_str().unwrap()]);
     let mut bytes = std::fs::read(&file).unwrap();
     bytes.extend(std::iter::repeat_n(0u8, 4 << 20));
     std::fs::write(&file, &bytes).unwrap();
-    let err = fails(&a, &["verify", file.to_str().unwrap()]);
+    let err = bounded(&a, &["verify", file.to_str().unwrap()], baseline);
     assert!(err.contains("longer than its block count allows"), "{err}");
 }
 

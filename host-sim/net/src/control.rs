@@ -175,7 +175,8 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join(SOCKET_NAME)
 }
 
-/// True if a node answers on `data_dir`'s control socket.
+/// True if a node answers on `data_dir`'s control socket (false whenever it cannot be
+/// asked, including when the socket is unreachable for another reason than no node).
 pub fn node_running(data_dir: &Path) -> bool {
     control_request(data_dir, &Request::Status).is_ok()
 }
@@ -184,12 +185,15 @@ pub fn node_running(data_dir: &Path) -> bool {
 /// with `ok: false` is returned as a value (the node's one-line error is in `error`).
 ///
 /// # Errors
-/// If no node answers on the socket, or the answer is not a response line.
+/// [`ControlError::NotRunning`] if the socket does not exist or nobody listens on it,
+/// [`ControlError::Connect`] if it cannot be reached for another reason (the OS error
+/// says which, e.g. permission denied), or an error of the exchange itself (no
+/// answer, or one that is not a response line).
 pub fn control_request(data_dir: &Path, req: &Request) -> Result<Response, ControlError> {
     let path = socket_path(data_dir);
     let stream = match std::os::unix::net::UnixStream::connect(&path) {
         Ok(s) => s,
-        Err(source) => return Err(ControlError::NotRunning { path, source }),
+        Err(source) => return Err(connect_error(path, source)),
     };
     let timeout = Some(Duration::from_millis(CLIENT_TIMEOUT_MS));
     if let Err(source) = stream
@@ -214,6 +218,20 @@ pub fn control_request(data_dir: &Path, req: &Request) -> Result<Response, Contr
         return Err(ControlError::Closed { path });
     }
     serde_json::from_str(answer.trim()).map_err(|source| ControlError::Answer { path, source })
+}
+
+/// What a failed connect to the control socket at `path` means: no socket file, or a
+/// stale one nobody listens on (a node killed without cleaning up), is "no node is
+/// running"; anything else (permission denied, a path too long for a Unix socket, …)
+/// is reported as the OS error it is, since a node may well be running.
+fn connect_error(path: PathBuf, source: std::io::Error) -> ControlError {
+    use std::io::ErrorKind;
+    match source.kind() {
+        ErrorKind::NotFound | ErrorKind::ConnectionRefused => {
+            ControlError::NotRunning { path, source }
+        }
+        _ => ControlError::Connect { path, source },
+    }
 }
 
 /// As [`control_request`], turning `ok: false` into an error.
@@ -247,5 +265,49 @@ mod tests {
         assert_eq!(back, r);
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"nope"}"#).is_err());
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"follow","author":"a","x":1}"#).is_err());
+    }
+
+    fn one_line_of(dir: &Path) -> (ControlError, String) {
+        let e = control_request(dir, &Request::Status).expect_err("no node here");
+        let line = crate::error::one_line(&e);
+        (e, line)
+    }
+
+    #[test]
+    fn a_missing_or_stale_socket_means_no_node() {
+        let dir = std::env::temp_dir().join(format!("glitter-ctl-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir(&dir).unwrap();
+        let (e, line) = one_line_of(&dir);
+        assert!(matches!(e, ControlError::NotRunning { .. }), "{line}");
+        // A socket left behind by a killed node: nobody listens on it.
+        drop(std::os::unix::net::UnixListener::bind(socket_path(&dir)).unwrap());
+        let (e, line) = one_line_of(&dir);
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(matches!(e, ControlError::NotRunning { .. }), "{line}");
+        assert!(line.contains("no glitter node is running"), "{line}");
+        assert!(!node_running(&dir));
+    }
+
+    #[test]
+    fn other_connect_errors_name_their_cause() {
+        // Longer than a Unix socket address holds (108 bytes on Linux).
+        let dir = PathBuf::from(format!("/tmp/{}", "d".repeat(120)));
+        let (e, line) = one_line_of(&dir);
+        assert!(matches!(e, ControlError::Connect { .. }), "{line}");
+        assert!(
+            line.starts_with(&format!(
+                "{}: cannot connect to the node's control socket: ",
+                socket_path(&dir).display()
+            )),
+            "{line}"
+        );
+        assert!(!line.contains("no glitter node is running"), "{line}");
+        let e = connect_error("/d/node.sock".into(), std::io::Error::from_raw_os_error(13));
+        assert_eq!(
+            crate::error::one_line(&e),
+            "/d/node.sock: cannot connect to the node's control socket: \
+             Permission denied (os error 13)"
+        );
     }
 }

@@ -338,12 +338,25 @@ pub enum PackageError {
 /// [`crate::control_call`]).
 #[derive(Debug, thiserror::Error)]
 pub enum ControlError {
-    /// Nothing listens on the socket.
+    /// Nothing listens on the socket: it does not exist, or it is stale (connection
+    /// refused).
     #[error(
         "{}: no glitter node is running on this data directory (start one with `glitter node`)",
         path.display()
     )]
     NotRunning {
+        /// The socket path.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The socket cannot be connected to for another reason than its absence or
+    /// nobody listening (permission denied, a path too long for a Unix socket, …), so
+    /// a node may well be running. The OS error is the source: the one-line chain
+    /// names it once.
+    #[error("{}: cannot connect to the node's control socket", path.display())]
+    Connect {
         /// The socket path.
         path: PathBuf,
         /// The OS error.
