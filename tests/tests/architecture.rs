@@ -23,38 +23,16 @@
 #[allow(dead_code)] // shared with host_architecture.rs; each test uses part of it
 mod layering;
 
-use layering::{Report, check, parse_layers, parse_root};
+use layering::{Report, check, parse_layers, parse_root, rs_files};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 const CORE_SRC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../core/src");
-
-fn read_tree(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            read_tree(&p, base, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            let rel = p
-                .strip_prefix(base)
-                .unwrap()
-                .to_string_lossy()
-                .replace('\\', "/");
-            out.push((rel, fs::read_to_string(&p).unwrap()));
-        }
-    }
-}
 
 fn core_files() -> (String, Vec<(String, String)>) {
     let base = Path::new(CORE_SRC);
     let lib = fs::read_to_string(base.join("lib.rs")).expect("core/src/lib.rs");
-    let mut files = Vec::new();
-    read_tree(base, base, &mut files);
-    (lib, files)
+    (lib, rs_files(base))
 }
 
 #[test]

@@ -12,9 +12,9 @@
 #[allow(dead_code)] // shared with architecture.rs; each test uses part of it
 mod layering;
 
-use layering::{find_cycle, module_edges};
+use layering::{find_cycle, module_edges, rs_files};
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
@@ -27,30 +27,9 @@ const HOST_CRATES: [(&str, &str); 4] = [
     ("glitter", "host-sim/cli"),
 ];
 
-fn rs_files(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) {
-    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
-        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
-        .map(|e| e.unwrap().path())
-        .collect();
-    entries.sort();
-    for p in entries {
-        if p.is_dir() {
-            rs_files(&p, base, out);
-        } else if p.extension().is_some_and(|e| e == "rs") {
-            let rel = p
-                .strip_prefix(base)
-                .unwrap()
-                .to_string_lossy()
-                .replace('\\', "/");
-            out.push((rel, fs::read_to_string(&p).unwrap()));
-        }
-    }
-}
-
 fn sources(dir: &str) -> (String, Vec<(String, String)>) {
     let base = Path::new(ROOT).join(dir).join("src");
-    let mut files = Vec::new();
-    rs_files(&base, &base, &mut files);
+    let files = rs_files(&base);
     let lib = fs::read_to_string(base.join("lib.rs")).unwrap_or_default();
     (lib, files)
 }

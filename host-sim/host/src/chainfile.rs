@@ -82,28 +82,11 @@ impl ChainFile {
     /// # Errors
     /// A one-line description of the first framing problem.
     pub fn parse(bytes: &[u8]) -> Result<ChainFile, ParseError> {
-        let mut r = Reader { bytes, pos: 0 };
-        if bytes.len() < FILE_HEADER_LEN {
-            return Err(ParseError::TooShort);
-        }
-        if r.take(8).ok_or(ParseError::TooShort)? != MAGIC {
-            return Err(ParseError::BadMagic);
-        }
-        let version = u16::from_le_bytes(r.array().ok_or(ParseError::TooShort)?);
-        if version != FILE_VERSION {
-            return Err(ParseError::Version {
-                found: version,
-                reads: FILE_VERSION,
-            });
-        }
-        let author = PublicKey(r.array().ok_or(ParseError::TooShort)?);
-        let count = u64::from_le_bytes(r.array().ok_or(ParseError::TooShort)?);
-        if count > BLOCKS_MAX {
-            return Err(ParseError::Count {
-                count,
-                max: BLOCKS_MAX as usize,
-            });
-        }
+        let (author, count) = parse_header(bytes)?;
+        let mut r = Reader {
+            bytes,
+            pos: FILE_HEADER_LEN,
+        };
         // Bound the count by what the remaining bytes could possibly hold.
         let max_blocks = (bytes.len().saturating_sub(FILE_HEADER_LEN)) / (HEADER_LEN + 1);
         if count > max_blocks as u64 {
@@ -243,7 +226,7 @@ pub fn read_chain_file(path: &Path) -> Result<ChainFile, ChainFileError> {
         .read_to_end(&mut header)
         .map_err(read_err)?;
     // Checks magic, version and the count bound; the blocks are not there yet.
-    let count = parse_header(&header).map_err(parse_err)?;
+    let (_, count) = parse_header(&header).map_err(parse_err)?;
     let max = FILE_HEADER_LEN as u64 + count * BLOCK_LEN_MAX;
     if len > max {
         return Err(parse_err(ParseError::TooLong { len, max }));
@@ -267,8 +250,9 @@ pub fn read_chain_file(path: &Path) -> Result<ChainFile, ChainFileError> {
     ChainFile::parse(&bytes).map_err(parse_err)
 }
 
-/// The file header's checks (magic, version, count bound); returns the count.
-fn parse_header(bytes: &[u8]) -> Result<u64, ParseError> {
+/// The file header's checks (magic, version, count bound) on the first
+/// [`FILE_HEADER_LEN`] bytes of `bytes`; returns the author and the block count.
+fn parse_header(bytes: &[u8]) -> Result<(PublicKey, u64), ParseError> {
     let mut r = Reader { bytes, pos: 0 };
     if bytes.len() < FILE_HEADER_LEN {
         return Err(ParseError::TooShort);
@@ -283,7 +267,7 @@ fn parse_header(bytes: &[u8]) -> Result<u64, ParseError> {
             reads: FILE_VERSION,
         });
     }
-    let _author: [u8; 32] = r.array().ok_or(ParseError::TooShort)?;
+    let author = PublicKey(r.array().ok_or(ParseError::TooShort)?);
     let count = u64::from_le_bytes(r.array().ok_or(ParseError::TooShort)?);
     if count > BLOCKS_MAX {
         return Err(ParseError::Count {
@@ -291,7 +275,7 @@ fn parse_header(bytes: &[u8]) -> Result<u64, ParseError> {
             max: BLOCKS_MAX as usize,
         });
     }
-    Ok(count)
+    Ok((author, count))
 }
 
 /// Opens `path` for reading if it is a regular file, and returns it with its length.

@@ -1,8 +1,39 @@
 //! The layering checker behind `architecture.rs`: parses the documented layer order
 //! of `core/src/lib.rs` and finds every path into the crate in a set of source files.
-//! See `architecture.rs` for the rules.
+//! See `architecture.rs` for the rules. It also holds the one source-file walker
+//! ([`rs_files`]) that `architecture.rs` and `host_architecture.rs` read crates with.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+/// Every `.rs` file under `dir`, as (path relative to `dir` with `/` separators, text),
+/// in sorted path order. Panics (naming the path) if the tree cannot be read.
+pub fn rs_files(dir: &Path) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    walk(dir, dir, &mut out);
+    out
+}
+
+fn walk(dir: &Path, base: &Path, out: &mut Vec<(String, String)>) {
+    let mut entries: Vec<PathBuf> = fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .collect();
+    entries.sort();
+    for p in entries {
+        if p.is_dir() {
+            walk(&p, base, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            let rel = p
+                .strip_prefix(base)
+                .unwrap()
+                .to_string_lossy()
+                .replace('\\', "/");
+            out.push((rel, fs::read_to_string(&p).unwrap()));
+        }
+    }
+}
 
 /// The documented order: module name → item number (1-based).
 #[derive(Debug)]

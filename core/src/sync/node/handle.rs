@@ -1,0 +1,252 @@
+//! Handling a received message: heads (want what is missing, answer with newer
+//! heads), wants (send the blocks), blocks (verify, then store, park or record a
+//! fork) and fork proofs.
+
+use super::wants::PARK_AHEAD_MAX;
+use super::{AuthorSource, HandleError, Node, Outbox, PeerId, Stored, SyncStore};
+use crate::chain::{ChainError, ChainState, ForkProof, SignatureCheck};
+use crate::sig::PublicKey;
+use crate::sync::message::{HEADS_MAX, HeadEntry, Message, WANT_COUNT_MAX};
+use crate::wire::header::{Header, PAYLOAD_LEN_MAX};
+use heapless::Vec;
+
+impl<
+    S,
+    C,
+    const PEERS: usize,
+    const AUTHORS: usize,
+    const WANTS: usize,
+    const FORKS: usize,
+    const PARKED: usize,
+> Node<S, C, PEERS, AUTHORS, WANTS, FORKS, PARKED>
+where
+    S: SyncStore,
+    C: SignatureCheck,
+{
+    /// Processes one received message from `from`.
+    ///
+    /// # Errors
+    /// [`HandleError`] when the message is refused; the node's stored data is never
+    /// affected by a refused message.
+    pub fn handle<O: Outbox + ?Sized>(
+        &mut self,
+        now_ms: u64,
+        from: PeerId,
+        bytes: &[u8],
+        out: &mut O,
+    ) -> Result<(), HandleError> {
+        if self.is_banned(from, now_ms) {
+            self.stats.from_banned += 1;
+            return Err(HandleError::Banned);
+        }
+        let msg = match Message::parse(bytes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.stats.invalid += 1;
+                self.penalise(from, self.config.penalty_malformed, now_ms);
+                return Err(HandleError::Malformed(e));
+            }
+        };
+        match msg {
+            Message::Heads { reply, heads } => {
+                self.on_heads(now_ms, from, reply, &heads, out);
+                Ok(())
+            }
+            Message::Want {
+                author,
+                from_seq,
+                count,
+            } => {
+                self.on_want(from, author, from_seq, count, out);
+                Ok(())
+            }
+            Message::Block { header, payload } => {
+                let r = self.on_block(now_ms, from, header, payload);
+                self.drain_parked(now_ms);
+                r
+            }
+            Message::Fork(proof) => {
+                // Only about authors we replicate: anyone can fork their own chain, so
+                // proofs about strangers would just fill the table.
+                if self.follows(&proof.author()) {
+                    self.remember_fork(proof);
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn on_heads<O: Outbox + ?Sized>(
+        &mut self,
+        now_ms: u64,
+        from: PeerId,
+        reply: bool,
+        heads: &[HeadEntry],
+        out: &mut O,
+    ) {
+        let mut answer: Vec<HeadEntry, HEADS_MAX> = Vec::new();
+        for e in heads {
+            let mine = self.store.head(&e.author);
+            let my_seq = mine.map_or(0, |h| h.seq);
+            if self.follows(&e.author) {
+                if e.seq > my_seq {
+                    let count = (e.seq - my_seq).min(u64::from(WANT_COUNT_MAX)) as u8;
+                    self.send_want(now_ms, from, e.author, my_seq + 1, count, out);
+                } else if e.seq > 0 {
+                    // Same or older seq: a different id there means a fork; fetch it.
+                    let stored = self.store.header(&e.author, e.seq).map(|h| h.id());
+                    if stored.is_some_and(|id| id != e.id) {
+                        self.send_want(now_ms, from, e.author, e.seq, 1, out);
+                    }
+                }
+            }
+            if reply
+                && let Some(h) = mine
+                && h.seq > e.seq
+            {
+                let _ = answer.push(HeadEntry {
+                    author: e.author,
+                    seq: h.seq,
+                    id: h.id,
+                });
+            }
+        }
+        if !answer.is_empty()
+            && out
+                .send(
+                    from,
+                    &Message::Heads {
+                        reply: false,
+                        heads: answer,
+                    },
+                )
+                .is_err()
+        {
+            self.stats.outbox_full += 1;
+        }
+    }
+
+    fn on_want<O: Outbox + ?Sized>(
+        &mut self,
+        to: PeerId,
+        author: PublicKey,
+        from_seq: u64,
+        count: u8,
+        out: &mut O,
+    ) {
+        let mut buf = [0u8; PAYLOAD_LEN_MAX];
+        for seq in from_seq..from_seq.saturating_add(u64::from(count)) {
+            let Some(h) = self.store.header(&author, seq) else {
+                break;
+            };
+            let len = self.store.payload(&author, seq, &mut buf);
+            let bytes = h.to_bytes();
+            let payload = len.and_then(|l| buf.get(..l));
+            if out.send(to, &Message::block(&bytes, payload)).is_err() {
+                self.stats.outbox_full += 1;
+                break;
+            }
+        }
+    }
+
+    /// Verifies one block and stores it (or counts it a duplicate, parks it, records
+    /// a fork, or penalises the sender).
+    pub(super) fn on_block(
+        &mut self,
+        now_ms: u64,
+        from: PeerId,
+        header: &[u8; crate::wire::header::HEADER_LEN],
+        payload: Option<&[u8]>,
+    ) -> Result<(), HandleError> {
+        let author = match Header::decode(header) {
+            Ok(h) => h.author,
+            Err(e) => {
+                self.stats.invalid += 1;
+                self.penalise(from, self.config.penalty_invalid, now_ms);
+                return Err(HandleError::Invalid(ChainError::from(e)));
+            }
+        };
+        if !self.follows(&author) {
+            self.stats.unsolicited += 1;
+            return Ok(());
+        }
+        let head = self.store.head(&author);
+        let mut state = match ChainState::resume(author, head) {
+            Ok(s) => s,
+            Err(e) => {
+                self.stats.invalid += 1;
+                self.penalise(from, self.config.penalty_invalid, now_ms);
+                return Err(HandleError::Invalid(e));
+            }
+        };
+        let verdict = {
+            let mut src = AuthorSource {
+                store: &mut self.store,
+                author,
+            };
+            state.verify_next_with(header, payload, &mut src, &mut self.sigs)
+        };
+        match verdict {
+            Ok(h) => {
+                // A want is done once its last block arrived.
+                self.wants
+                    .retain(|w| !(w.author == author && h.seq.saturating_add(1) >= w.end));
+                if self.store.append(&h, payload).is_err() {
+                    self.stats.store_full += 1;
+                } else {
+                    self.stats.blocks_stored += 1;
+                    self.mark_recent(author);
+                    if self.stored.is_full() {
+                        self.stored.remove(0);
+                    }
+                    let _ = self.stored.push(Stored {
+                        author,
+                        seq: h.seq,
+                        timestamp_ms: h.timestamp_ms,
+                    });
+                }
+                Ok(())
+            }
+            Err(ChainError::SeqReplay { .. }) => {
+                self.stats.duplicates += 1;
+                Ok(())
+            }
+            Err(ChainError::SeqGap { expected, got }) => {
+                self.stats.out_of_order += 1;
+                if got - expected < PARK_AHEAD_MAX {
+                    self.park(from, author, got, header, payload);
+                }
+                Ok(())
+            }
+            Err(ChainError::SkipUnavailable { .. }) => {
+                self.stats.out_of_order += 1;
+                Ok(())
+            }
+            Err(ChainError::Forked { seq }) => {
+                let theirs = Header::decode(header).ok();
+                let ours = self.store.header(&author, seq);
+                if let (Some(a), Some(b)) = (ours, theirs)
+                    && let Ok(p) = ForkProof::new(a, b)
+                {
+                    self.remember_fork(p);
+                }
+                Ok(())
+            }
+            Err(e) => {
+                self.stats.invalid += 1;
+                self.penalise(from, self.config.penalty_invalid, now_ms);
+                Err(HandleError::Invalid(e))
+            }
+        }
+    }
+
+    fn remember_fork(&mut self, p: ForkProof) {
+        if self.forks.iter().any(|f| f.author() == p.author()) {
+            return;
+        }
+        if self.forks.push(p).is_ok() {
+            self.stats.forks += 1;
+            self.fork_flood = true;
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! The replication state machine.
+//!
+//! The [`Node`] and the types of its API live here; its methods are split by concern:
+//!
+//! - `peers`: the peer table (ids, scores, penalties, bans);
+//! - `wants`: wants in flight and blocks parked until their predecessor arrives;
+//! - `gossip`: what a tick announces (heads, fork proofs) and to whom;
+//! - `handle`: what a received message does.
+
+mod gossip;
+mod handle;
+mod peers;
+mod wants;
+
+use crate::chain::{ChainError, ChainState, ForkProof, Head, HeaderSource, SignatureCheck};
+use crate::sig::{KeyPair, PublicKey};
+use crate::sync::message::Message;
+use crate::wire::WireError;
+use crate::wire::header::{BlockKind, Header};
+use gossip::RECENT_MAX;
+use heapless::Vec;
+use peers::Peer;
+use wants::{Parked, PendingWant};
+
+/// A peer's transport-level identity, assigned by the caller.
+pub type PeerId = u32;
+
+/// The store is full: the block was not stored.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct StoreFull;
+
+/// What replication needs from a block store. Blocks reach `append` only after the
+/// chain validator accepted them.
+pub trait SyncStore {
+    /// The head of `author`'s chain, if any block is stored.
+    fn head(&mut self, author: &PublicKey) -> Option<Head>;
+    /// The stored header at (`author`, `seq`).
+    fn header(&mut self, author: &PublicKey, seq: u64) -> Option<Header>;
+    /// Copies the stored payload at (`author`, `seq`) into `buf`, returning its length;
+    /// `None` if the block or its payload is not stored.
+    fn payload(&mut self, author: &PublicKey, seq: u64, buf: &mut [u8]) -> Option<usize>;
+    /// Stores a verified block that extends `author`'s head.
+    ///
+    /// # Errors
+    /// [`StoreFull`] when there is no room.
+    fn append(&mut self, header: &Header, payload: Option<&[u8]>) -> Result<(), StoreFull>;
+}
+
+/// The outbox refused a message (it is full).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OutboxFull;
+
+/// Where a node puts the messages it wants sent. Bounded by the caller.
+pub trait Outbox {
+    /// Queues `msg` for `to`.
+    ///
+    /// # Errors
+    /// [`OutboxFull`]: the node drops the message and carries on.
+    fn send(&mut self, to: PeerId, msg: &Message<'_>) -> Result<(), OutboxFull>;
+}
+
+/// Gossip style.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum GossipMode {
+    /// Announce heads; the receiver pulls what it lacks and answers with newer heads.
+    PushPull,
+    /// Announce heads; the receiver only pulls (rumor "push" with fanout 1).
+    Push,
+}
+
+/// Tuning knobs, with units in their names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Config {
+    /// Gossip style.
+    pub mode: GossipMode,
+    /// How long a sent `Want` suppresses a duplicate request for the same block.
+    pub want_timeout_ms: u64,
+    /// Score lost for an invalid block or fork proof.
+    pub penalty_invalid: i32,
+    /// Score lost for a malformed message.
+    pub penalty_malformed: i32,
+    /// At or below this score a peer is banned.
+    pub ban_score: i32,
+    /// How long a ban lasts.
+    pub ban_ms: u64,
+    /// A fork proof is re-sent to the same peer at most once per this interval.
+    pub fork_resend_ms: u64,
+}
+
+impl Default for Config {
+    fn default() -> Config {
+        Config {
+            mode: GossipMode::PushPull,
+            want_timeout_ms: 2_000,
+            penalty_invalid: 25,
+            penalty_malformed: 10,
+            ban_score: -50,
+            ban_ms: 60_000,
+            fork_resend_ms: 5_000,
+        }
+    }
+}
+
+/// Counters, for reports and tests.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct NodeStats {
+    /// Blocks verified and stored.
+    pub blocks_stored: u64,
+    /// Blocks received that were already stored (cheap: no signature check).
+    pub duplicates: u64,
+    /// Blocks received out of order and dropped (re-requested later).
+    pub out_of_order: u64,
+    /// Blocks or messages rejected as invalid.
+    pub invalid: u64,
+    /// Blocks for authors this node does not replicate, ignored.
+    pub unsolicited: u64,
+    /// Messages ignored because their sender is banned.
+    pub from_banned: u64,
+    /// Messages dropped because the outbox was full.
+    pub outbox_full: u64,
+    /// Blocks not stored because the store was full.
+    pub store_full: u64,
+    /// `Want` messages sent.
+    pub wants_sent: u64,
+    /// Fork proofs learned.
+    pub forks: u64,
+}
+
+/// Why a message was not processed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum HandleError {
+    /// The bytes are not a valid message; the sender was penalised.
+    Malformed(WireError),
+    /// A block failed validation; the sender was penalised.
+    Invalid(ChainError),
+    /// The sender is banned.
+    Banned,
+}
+
+/// A block this node just verified and stored (see [`Node::take_stored`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Stored {
+    /// Whose block.
+    pub author: PublicKey,
+    /// Its seq.
+    pub seq: u64,
+    /// Its timestamp.
+    pub timestamp_ms: u64,
+}
+
+/// How many stored-block notices are kept for the caller before the oldest is dropped.
+pub const STORED_NOTICES_MAX: usize = 32;
+
+/// Adapts a [`SyncStore`] to one author's [`HeaderSource`].
+struct AuthorSource<'s, S: SyncStore> {
+    store: &'s mut S,
+    author: PublicKey,
+}
+
+impl<S: SyncStore> HeaderSource for AuthorSource<'_, S> {
+    fn header_at(&mut self, seq: u64) -> Option<Header> {
+        self.store.header(&self.author, seq)
+    }
+}
+
+/// A replicating node: its store, peers, the authors it follows, and wants in flight.
+///
+/// Capacities are const generics: `PEERS` peers, `AUTHORS` replicated authors
+/// (including its own), `WANTS` wants in flight, `FORKS` remembered fork proofs, and
+/// `PARKED` blocks that arrived out of order (links may reorder) and wait for their
+/// predecessor (each costs about 1.3 KB).
+pub struct Node<
+    S,
+    C,
+    const PEERS: usize,
+    const AUTHORS: usize,
+    const WANTS: usize,
+    const FORKS: usize,
+    const PARKED: usize,
+> where
+    S: SyncStore,
+    C: SignatureCheck,
+{
+    me: PublicKey,
+    store: S,
+    sigs: C,
+    config: Config,
+    peers: Vec<Peer<FORKS>, PEERS>,
+    interests: Vec<PublicKey, AUTHORS>,
+    wants: Vec<PendingWant, WANTS>,
+    forks: Vec<ForkProof, FORKS>,
+    recent: Vec<PublicKey, RECENT_MAX>,
+    parked: Vec<Parked, PARKED>,
+    stored: Vec<Stored, STORED_NOTICES_MAX>,
+    rotation: usize,
+    /// A fork proof arrived since the last tick: offer it to every peer.
+    fork_flood: bool,
+    stats: NodeStats,
+}
+
+impl<
+    S,
+    C,
+    const PEERS: usize,
+    const AUTHORS: usize,
+    const WANTS: usize,
+    const FORKS: usize,
+    const PARKED: usize,
+> Node<S, C, PEERS, AUTHORS, WANTS, FORKS, PARKED>
+where
+    S: SyncStore,
+    C: SignatureCheck,
+{
+    /// A node for identity `me`, replicating its own chain.
+    pub fn new(me: PublicKey, store: S, sigs: C, config: Config) -> Self {
+        let mut interests = Vec::new();
+        let _ = interests.push(me);
+        Node {
+            me,
+            store,
+            sigs,
+            config,
+            peers: Vec::new(),
+            interests,
+            wants: Vec::new(),
+            forks: Vec::new(),
+            recent: Vec::new(),
+            parked: Vec::new(),
+            stored: Vec::new(),
+            rotation: 0,
+            fork_flood: false,
+            stats: NodeStats::default(),
+        }
+    }
+
+    /// This node's identity.
+    pub fn me(&self) -> PublicKey {
+        self.me
+    }
+
+    /// The counters.
+    pub fn stats(&self) -> &NodeStats {
+        &self.stats
+    }
+
+    /// The store.
+    pub fn store(&mut self) -> &mut S {
+        &mut self.store
+    }
+
+    /// The store, read-only.
+    pub fn store_ref(&self) -> &S {
+        &self.store
+    }
+
+    /// Consumes the node, returning its store (for a simulated crash).
+    pub fn into_store(self) -> S {
+        self.store
+    }
+
+    /// Takes the notices of blocks stored from peers since the last call (at most
+    /// [`STORED_NOTICES_MAX`]; older ones are dropped if the caller does not collect).
+    pub fn take_stored(&mut self) -> Vec<Stored, STORED_NOTICES_MAX> {
+        core::mem::take(&mut self.stored)
+    }
+
+    /// Fork proofs this node holds.
+    pub fn forks(&self) -> &[ForkProof] {
+        &self.forks
+    }
+
+    /// True if this node holds a fork proof against `author`; returns the forked seq.
+    pub fn forked_at(&self, author: &PublicKey) -> Option<u64> {
+        self.forks
+            .iter()
+            .find(|f| f.author() == *author)
+            .map(|f| f.seq())
+    }
+
+    /// Replicates `author`'s chain. Returns false if the set is full.
+    pub fn follow(&mut self, author: PublicKey) -> bool {
+        self.interests.contains(&author) || self.interests.push(author).is_ok()
+    }
+
+    /// Stops replicating `author` (stored blocks stay).
+    pub fn unfollow(&mut self, author: &PublicKey) {
+        if *author != self.me {
+            self.interests.retain(|a| a != author);
+        }
+    }
+
+    /// True if this node replicates `author`.
+    pub fn follows(&self, author: &PublicKey) -> bool {
+        self.interests.contains(author)
+    }
+
+    /// Appends a block to this node's own chain (the caller holds the keys).
+    ///
+    /// # Errors
+    /// Any [`ChainError`] of [`ChainState::append`], or [`ChainError::Oversize`] if
+    /// the store is full.
+    pub fn append_own(
+        &mut self,
+        keys: &KeyPair,
+        kind: BlockKind,
+        now_ms: u64,
+        payload: &[u8],
+    ) -> Result<Header, ChainError> {
+        let author = keys.public();
+        let mut state = ChainState::resume(author, self.store.head(&author))?;
+        let h = {
+            let mut src = AuthorSource {
+                store: &mut self.store,
+                author,
+            };
+            state.append(keys, kind, now_ms, payload, &mut src)?
+        };
+        self.store
+            .append(&h, Some(payload))
+            .map_err(|_| ChainError::Oversize {
+                len: payload.len(),
+                max: 0,
+            })?;
+        self.mark_recent(author);
+        Ok(h)
+    }
+}
