@@ -1,28 +1,11 @@
 //! The `glitter` CLI on real data directories: tampered chain files are rejected with
 //! a one-line error and a non-zero exit, and never change stored data.
 
+mod cli_common;
+
+use cli_common::{glitter, ok};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
-
-fn glitter(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_glitter"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = glitter(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
 
 /// Every file under `dir` with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {

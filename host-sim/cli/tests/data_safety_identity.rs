@@ -6,42 +6,13 @@
 //! Argon2 runs with the documented test knob `GLITTER_ARGON2_TEST_COST=1` (m = 64 KiB,
 //! t = 1) so the suite stays fast; the default parameters are never lowered otherwise.
 
-use std::os::unix::fs::{MetadataExt, PermissionsExt};
+mod cli_common;
+
+use cli_common::{bin, fails, glitter, is_root, ok};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-
-fn bin() -> &'static str {
-    env!("CARGO_BIN_EXE_glitter")
-}
-
-fn glitter(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .env("GLITTER_ARGON2_TEST_COST", "1")
-        .env_remove("GLITTER_PASSPHRASE_FILE")
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = glitter(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).unwrap()
-}
-
-fn fails(dir: &Path, args: &[&str]) -> String {
-    let o = glitter(dir, args);
-    assert!(!o.status.success(), "{args:?} should fail");
-    String::from_utf8(o.stderr).unwrap()
-}
 
 fn mode(p: &Path) -> u32 {
     std::fs::symlink_metadata(p).unwrap().permissions().mode() & 0o7777
@@ -49,10 +20,6 @@ fn mode(p: &Path) -> u32 {
 
 fn seed_hex(b: u8) -> String {
     format!("{b:02x}").repeat(32)
-}
-
-fn is_root() -> bool {
-    std::fs::metadata("/proc/self").is_ok_and(|m| m.uid() == 0)
 }
 
 #[test]

@@ -2,9 +2,11 @@
 //! through a node), input is bounded (`/dev/zero`, a FIFO without a writer), only
 //! meaningful blocks are appended, and `node stop` returns after the node let go.
 
+mod cli_common;
 mod net_common;
 
-use net_common::{bin, start_nodes, wait_for};
+use cli_common::{bin, fails, ok};
+use net_common::{start_nodes, wait_for};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
@@ -12,31 +14,6 @@ use std::time::{Duration, Instant};
 /// A post that tries to look like two posts, recolour and retitle the terminal, and
 /// reverse the text.
 const EVIL: &str = "hello\n2026-01-01T00:00:00Z  alice (deadbeef) #9  posted: fake\r\x1b[31mred\x1b]0;title\x07 \u{202e}desrever\u{2066}x\u{2069}\u{200f}\u{061c}\u{85}\u{7f}\tend";
-
-fn glitter(dir: &Path, args: &[&str]) -> Output {
-    Command::new(bin())
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .output()
-        .expect("run glitter")
-}
-
-fn ok(dir: &Path, args: &[&str]) -> String {
-    let o = glitter(dir, args);
-    assert!(
-        o.status.success(),
-        "{args:?}: {}",
-        String::from_utf8_lossy(&o.stderr)
-    );
-    String::from_utf8(o.stdout).expect("utf-8 output")
-}
-
-fn fails(dir: &Path, args: &[&str]) -> String {
-    let o = glitter(dir, args);
-    assert!(!o.status.success(), "{args:?} succeeded");
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// The output has no control or bidi character but the line breaks, and the evil post
 /// is exactly one line, escaped.
