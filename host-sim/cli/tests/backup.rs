@@ -386,3 +386,92 @@ fn perf_figures() {
         st.bytes_per_custodian
     );
 }
+
+/// Issue 15 item 6: a peer directory whose copy of the owner's chain carries a forged
+/// block (valid CRCs and links in its image, content not signed by the owner) is not
+/// adopted: the restore names the block and keeps only what verifies.
+#[test]
+fn restore_refuses_a_forged_block_from_a_peer_directory() {
+    use glitter_host::datadir::HostLog;
+    use glitter_host::flash_file::FileFlash;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = |name: &str| tmp.path().join(name);
+    let now = 1_700_000_000_000u64;
+    let owner = DataDir::open(&dir("alice")).unwrap();
+    let alice = owner.create_identity([1; 32]).unwrap().public();
+    for (i, c) in ["bob", "carol", "dave"].iter().enumerate() {
+        DataDir::open(&dir(c))
+            .unwrap()
+            .create_identity([i as u8 + 2; 32])
+            .unwrap();
+    }
+    let post = |i: u64| {
+        owner
+            .append_own(
+                &glitter_core::social::Payload::post(&format!("hello {i}"), None).unwrap(),
+                now + i,
+            )
+            .unwrap()
+    };
+    (0..5).for_each(|i| {
+        post(i);
+    });
+    let custodians = vec![dir("bob"), dir("carol"), dir("dave")];
+    run_backup(
+        &dir("alice"),
+        BackupCommand::Create {
+            custodians: custodians.clone(),
+            threshold: 2,
+        },
+        now + 10,
+    )
+    .unwrap();
+    let backed_up = owner.chain(&alice).unwrap().headers.len();
+    let forged_seq = post(20).seq;
+    post(21);
+    // Mallory's copy: the owner's chain, with the first block past the backup changed
+    // ("hello 20" -> "HACKD 20", same length), written straight into an image, so its
+    // CRCs and links check.
+    let mut chain = owner.chain(&alice).unwrap();
+    let i = usize::try_from(forged_seq - 1).unwrap();
+    let p = chain.payloads[i].as_mut().unwrap();
+    let at = p.windows(5).position(|w| w == b"hello").unwrap();
+    p[at..at + 5].copy_from_slice(b"HACKD");
+    std::fs::create_dir_all(dir("mallory")).unwrap();
+    let image = dir("mallory").join("chain.img");
+    // A mounted log is large: build it on a thread with room for it.
+    std::thread::Builder::new()
+        .stack_size(16 << 20)
+        .spawn(move || {
+            let flash = FileFlash::create(image, 1 << 20).unwrap();
+            let mut log = HostLog::format(flash).unwrap();
+            for (h, p) in chain.headers.iter().zip(&chain.payloads) {
+                glitter_core::store::BlockLog::append(&mut log, h, p.as_deref().unwrap()).unwrap();
+            }
+        })
+        .unwrap()
+        .join()
+        .unwrap();
+    let out = restore_dirs(&dir("new-phone"), &alice, &custodians, &[dir("mallory")]).unwrap();
+    let text = out.join("\n");
+    assert!(
+        text.contains(&format!("block {forged_seq} does not verify")),
+        "{text}"
+    );
+    let restored = DataDir::open(&dir("new-phone"))
+        .unwrap()
+        .chain(&alice)
+        .unwrap();
+    let honest = owner.chain(&alice).unwrap();
+    assert_eq!(restored.headers.len(), backed_up, "{text}");
+    for (r, h) in restored.headers.iter().zip(&honest.headers) {
+        assert_eq!(r.id(), h.id(), "restored block {} is the owner's", r.seq);
+    }
+    assert!(
+        restored
+            .payloads
+            .iter()
+            .all(|p| !p.as_deref().unwrap().windows(5).any(|w| w == b"HACKD")),
+        "a forged post was adopted"
+    );
+}

@@ -523,3 +523,43 @@ fn fsck_tells_a_clean_shutdown_from_a_crash() {
         "{after}"
     );
 }
+
+#[test]
+fn a_damaged_first_page_is_named_damage_and_the_node_refuses_a_damaged_image() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let d = tmp.path().join("one-page");
+    keygen(&d, 0x44);
+    ok(&d, &["post", "the only post"]);
+    let img_path = d.join("chain.img");
+    let image = std::fs::read(&img_path).expect("image");
+    // One bit of page 0's header: with no other page in use, the store alone sees no
+    // glitter log at all ("not formatted"); the directory knows it made one.
+    let mut img = image.clone();
+    img[8] ^= 1;
+    std::fs::write(&img_path, &img).expect("write");
+    for args in [&["feed"][..], &["fsck"], &["whoami"], &["post", "x"]] {
+        let err = fails(&d, args);
+        assert!(
+            err.contains("damaged flash image: no valid glitter page header")
+                && !err.contains("not formatted"),
+            "{args:?}: {err}"
+        );
+    }
+    assert!(
+        std::fs::read(&img_path).expect("image") == img,
+        "nothing wrote"
+    );
+    // The node refuses to start on it, with the same one-line error.
+    let o = command(&d, &["node", "--listen", "/ip4/127.0.0.1/tcp/0"])
+        .output()
+        .expect("run glitter node");
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        !o.status.success() && err.contains("damaged flash image"),
+        "{err}"
+    );
+    assert!(
+        std::fs::read(&img_path).expect("image") == img,
+        "the node wrote"
+    );
+}

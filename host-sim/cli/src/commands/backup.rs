@@ -174,7 +174,7 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
     for c in &dir_custodians {
         let answer = (|| -> Result<Option<Response>> {
             existing_dir(c)?;
-            let me = DataDir::open(c)?.identity()?;
+            let me = DataDir::open_existing(c)?.identity()?;
             match read_custody(c, &owner)? {
                 Some(cust) => Ok(Some(cust.respond(&me, &requester.public())?)),
                 None => Ok(None),
@@ -246,7 +246,7 @@ pub fn run_restore(dir: &Path, args: RestoreArgs) -> Result<Vec<String>> {
     let mut payloads: Vec<Vec<u8>> = blocks.into_iter().map(|(_, p)| p).collect();
     for p in &dir_peers {
         let theirs = match existing_dir(p)
-            .and_then(|()| Ok(DataDir::open(p).and_then(|pd| pd.chain(&owner))?))
+            .and_then(|()| Ok(DataDir::open_existing(p).and_then(|pd| pd.chain(&owner))?))
         {
             Ok(t) => t,
             Err(e) => {
