@@ -84,23 +84,11 @@ fn cli_create_status_restore_with_a_tampered_custodian() {
     let dir = |name: &str| tmp.path().join(name);
     let now = 1_700_000_000_000u64;
     // Owner and four custodians.
-    let owner = DataDir::open(&dir("alice")).unwrap();
-    let alice = owner.create_identity([1; 32]).unwrap().public();
-    for (i, c) in ["bob", "carol", "dave", "erin"].iter().enumerate() {
-        DataDir::open(&dir(c))
-            .unwrap()
-            .create_identity([i as u8 + 2; 32])
-            .unwrap();
-    }
+    let (owner, alice, custodians) =
+        owner_and_custodians(tmp.path(), &["bob", "carol", "dave", "erin"]);
     for i in 0..5 {
-        owner
-            .append_own(
-                &glitter_core::social::Payload::post(&format!("hello {i}"), None).unwrap(),
-                now + i,
-            )
-            .unwrap();
+        post(&owner, &format!("hello {i}"), now + i);
     }
-    let custodians = vec![dir("bob"), dir("carol"), dir("dave"), dir("erin")];
     let out = run_backup(
         &dir("alice"),
         BackupCommand::Create {
@@ -113,12 +101,7 @@ fn cli_create_status_restore_with_a_tampered_custodian() {
     assert!(out.last().unwrap().contains("version 1 (full)"), "{out:?}");
     // Two more posts and an incremental backup.
     for i in 5..7 {
-        owner
-            .append_own(
-                &glitter_core::social::Payload::post(&format!("hello {i}"), None).unwrap(),
-                now + 20 + i,
-            )
-            .unwrap();
+        post(&owner, &format!("hello {i}"), now + 20 + i);
     }
     let out = run_backup(
         &dir("alice"),
@@ -161,6 +144,40 @@ fn cli_create_status_restore_with_a_tampered_custodian() {
     assert!(restore_dirs(&dir("new-phone"), &alice, &custodians, &[]).is_err());
 }
 
+/// An owner `alice` (seed 1…1) and custodians `names` (seeds 2…2, 3…3, …), each a
+/// data directory under `root` with an identity.
+fn owner_and_custodians(
+    root: &std::path::Path,
+    names: &[&str],
+) -> (
+    DataDir,
+    glitter_core::sig::PublicKey,
+    Vec<std::path::PathBuf>,
+) {
+    let owner = DataDir::open(&root.join("alice")).unwrap();
+    let alice = owner.create_identity([1; 32]).unwrap().public();
+    let mut custodians = Vec::new();
+    for (i, c) in names.iter().enumerate() {
+        let d = root.join(c);
+        DataDir::open(&d)
+            .unwrap()
+            .create_identity([i as u8 + 2; 32])
+            .unwrap();
+        custodians.push(d);
+    }
+    (owner, alice, custodians)
+}
+
+/// Appends a post of `text` to the owner's chain, stamped `at`.
+fn post(owner: &DataDir, text: &str, at: u64) -> glitter_core::wire::header::Header {
+    owner
+        .append_own(
+            &glitter_core::social::Payload::post(text, None).unwrap(),
+            at,
+        )
+        .unwrap()
+}
+
 /// `glitter restore` from custodian and peer directories.
 fn restore_dirs(
     to: &std::path::Path,
@@ -200,24 +217,11 @@ fn custody_survives_partial_writes_and_restore_falls_back_a_version() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = |name: &str| tmp.path().join(name);
     let now = 1_700_000_000_000u64;
-    let owner = DataDir::open(&dir("alice")).unwrap();
-    let alice = owner.create_identity([1; 32]).unwrap().public();
-    for (i, c) in ["bob", "carol", "dave"].iter().enumerate() {
-        DataDir::open(&dir(c))
-            .unwrap()
-            .create_identity([i as u8 + 2; 32])
-            .unwrap();
-    }
+    let (owner, alice, custodians) = owner_and_custodians(tmp.path(), &["bob", "carol", "dave"]);
     let post = |i: u64| {
-        owner
-            .append_own(
-                &glitter_core::social::Payload::post(&format!("post {i}"), None).unwrap(),
-                now + i,
-            )
-            .unwrap();
+        post(&owner, &format!("post {i}"), now + i);
     };
     (0..4).for_each(post);
-    let custodians = vec![dir("bob"), dir("carol"), dir("dave")];
     let create = |t: u64| {
         run_backup(
             &dir("alice"),
@@ -397,26 +401,11 @@ fn restore_refuses_a_forged_block_from_a_peer_directory() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = |name: &str| tmp.path().join(name);
     let now = 1_700_000_000_000u64;
-    let owner = DataDir::open(&dir("alice")).unwrap();
-    let alice = owner.create_identity([1; 32]).unwrap().public();
-    for (i, c) in ["bob", "carol", "dave"].iter().enumerate() {
-        DataDir::open(&dir(c))
-            .unwrap()
-            .create_identity([i as u8 + 2; 32])
-            .unwrap();
-    }
-    let post = |i: u64| {
-        owner
-            .append_own(
-                &glitter_core::social::Payload::post(&format!("hello {i}"), None).unwrap(),
-                now + i,
-            )
-            .unwrap()
-    };
+    let (owner, alice, custodians) = owner_and_custodians(tmp.path(), &["bob", "carol", "dave"]);
+    let post = |i: u64| post(&owner, &format!("hello {i}"), now + i);
     (0..5).for_each(|i| {
         post(i);
     });
-    let custodians = vec![dir("bob"), dir("carol"), dir("dave")];
     run_backup(
         &dir("alice"),
         BackupCommand::Create {
