@@ -368,6 +368,8 @@ fn truncation_at_every_page_boundary_and_random_offsets_is_refused() {
 #[test]
 fn repair_keeps_a_copy_and_names_exactly_the_lost_blocks() {
     let fx = fixture();
+    let copy = fx._tmp.path().join("alice-copy.chain");
+    ok(&fx.data, &["export", copy.to_str().expect("utf-8")]);
     // Wipe page 2 (zeros): its records are gone and alice's later blocks no longer link.
     let mut img = fx.image.clone();
     img[2 * PAGE..3 * PAGE].fill(0);
@@ -405,6 +407,43 @@ fn repair_keeps_a_copy_and_names_exactly_the_lost_blocks() {
             "records: {} blocks",
             BOB_POSTS as u64 + kept_alice
         )) && after.contains("last session: ended cleanly"),
+        "{after}"
+    );
+
+    // Posting now would fork alice's chain: refused until the lost blocks are back.
+    let err = fails(&fx.data, &["post", "too early"]);
+    assert!(
+        err.contains(&format!(
+            "holds blocks up to seq {kept_alice}, but blocks up to seq {ALICE_POSTS} were committed"
+        )),
+        "{err}"
+    );
+    // A node on it refuses own posts the same way (and still starts).
+    let mut node = net_common::NodeProc::adopt(fx.data.clone(), "alice", &fx.alice);
+    node.start();
+    let r = glitter_net::control_request(
+        &fx.data,
+        &glitter_net::Request::Post {
+            text: "through the node".into(),
+            reply_to: None,
+            force: false,
+        },
+    )
+    .expect("the node answers");
+    assert!(
+        !r.ok
+            && r.error
+                .as_deref()
+                .is_some_and(|e| e.contains("were committed and then lost")),
+        "{r:?}"
+    );
+    ok(&fx.data, &["node", "stop"]);
+    node.child.take().map(|mut c| c.wait());
+    ok(&fx.data, &["import", copy.to_str().expect("utf-8")]);
+    ok(&fx.data, &["post", "back in one piece"]);
+    let after = ok(&fx.data, &["whoami"]);
+    assert!(
+        after.contains(&format!("chain: {} blocks", ALICE_POSTS + 1)),
         "{after}"
     );
 

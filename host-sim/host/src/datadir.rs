@@ -257,10 +257,10 @@ impl DataDir {
     pub fn log(&self) -> Result<Box<HostLog>> {
         let path = self.image_path();
         if !path.exists() {
-            self.build_image(&[], self.image_bytes)?;
+            self.build_image(&[], self.image_bytes, &[])?;
         }
         // Every check, before anything is written.
-        self.read_log()?;
+        let floors = self.floors()?;
         let flash =
             FileFlash::open_existing(&path).map_err(io(&path, "cannot open the flash image"))?;
         if !self.size_path().exists() {
@@ -268,8 +268,18 @@ impl DataDir {
             self.record_image_size(flash.size_bytes())?;
         }
         let log = mount_boxed(flash, &path)?;
-        ImageState::of_log(Session::Open, &*log).write(&self.root)?;
+        ImageState::of_log(Session::Open, &*log, &floors).write(&self.root)?;
         Ok(log)
+    }
+
+    /// The floors of the image's session record ([`ImageState::floors`]), after every
+    /// check [`DataDir::read_log`] makes.
+    fn floors(&self) -> Result<Vec<(PublicKey, u64)>> {
+        Ok(self
+            .read_log_with_state()?
+            .and_then(|(_, state)| state)
+            .map(|s| s.floors)
+            .unwrap_or_default())
     }
 
     /// Ends a writing session: syncs the image, then records a clean close with the
@@ -283,7 +293,10 @@ impl DataDir {
         log.flash()
             .sync()
             .map_err(io(&path, "cannot sync the flash image"))?;
-        ImageState::of_log(Session::Clean, log).write(&self.root)
+        let floors = ImageState::read(&self.root)?
+            .map(|s| s.floors)
+            .unwrap_or_default();
+        ImageState::of_log(Session::Clean, log, &floors).write(&self.root)
     }
 
     /// Mounts the image read-only and reports its health: what the mount found
@@ -302,9 +315,14 @@ impl DataDir {
 
     /// Builds an image of `size` bytes holding `chains` (every block with its
     /// payload) under a temporary name, syncs it, records its size and a clean
-    /// session, and renames it over the image: a crash leaves the old image or the new
-    /// one, whole.
-    pub(crate) fn build_image(&self, chains: &[VerifiedChain], size: usize) -> Result<()> {
+    /// session (with `floors`: blocks committed once that it does not hold), and
+    /// renames it over the image: a crash leaves the old image or the new one, whole.
+    pub(crate) fn build_image(
+        &self,
+        chains: &[VerifiedChain],
+        size: usize,
+        floors: &[(PublicKey, u64)],
+    ) -> Result<()> {
         let path = self.image_path();
         let tmp = self.root.join(format!("{IMAGE_FILE}.new"));
         let _ = std::fs::remove_file(&tmp);
@@ -323,7 +341,7 @@ impl DataDir {
                     })?;
             }
         }
-        let state = ImageState::of_log(Session::Clean, &log);
+        let state = ImageState::of_log(Session::Clean, &log, floors);
         let f = log.into_flash();
         f.sync().map_err(io(&tmp, "cannot sync the new image"))?;
         drop(f);
@@ -425,27 +443,39 @@ impl DataDir {
     pub fn append_own(&self, payload: &Payload, now_ms: u64) -> Result<Header> {
         let keys = self.identity()?;
         let me = keys.public();
+        let floor = ImageState::read(&self.root)?.and_then(|s| s.floor(&me));
         let mut log = self.log()?;
         let head: Option<Head> = log.head(&me);
+        let held = head.map_or(0, |h| h.seq);
+        if let Some(floor) = floor.filter(|f| held < *f) {
+            self.close_log(&log)?;
+            return Err(DataDirError::OwnBlocksLost { held, floor });
+        }
         let own = |source| DataDirError::Chain {
             what: "own chain",
             source,
         };
-        let state = ChainState::resume(me, head).map_err(own)?;
-        let mut builder = BlockBuilder::new(keys, state).map_err(own)?;
-        let (h, bytes) = {
-            let mut src = log.source(me);
-            builder
-                .next(payload, now_ms, &mut src)
-                .map_err(|source| DataDirError::Chain {
-                    what: "append",
-                    source,
-                })?
-        };
-        let appended = log.append(&h, bytes).map_err(store(&self.image_path()));
+        let built = ChainState::resume(me, head)
+            .map_err(own)
+            .and_then(|state| BlockBuilder::new(keys, state).map_err(own))
+            .and_then(|mut builder| {
+                let mut src = log.source(me);
+                builder
+                    .next(payload, now_ms, &mut src)
+                    .map(|(h, bytes)| (h, bytes.to_vec()))
+                    .map_err(|source| DataDirError::Chain {
+                        what: "append",
+                        source,
+                    })
+            });
+        let appended = built.and_then(|(h, bytes)| {
+            log.append(&h, &bytes)
+                .map_err(store(&self.image_path()))
+                .map(|()| h)
+        });
+        // The session ends cleanly whether or not the block was appended.
         self.close_log(&log)?;
-        appended?;
-        Ok(h)
+        appended
     }
 
     /// Writes a verified chain as the first content of a directory that has no image
@@ -460,7 +490,7 @@ impl DataDir {
         if self.image_path().exists() {
             return Ok(false);
         }
-        self.build_image(std::slice::from_ref(chain), self.image_bytes)?;
+        self.build_image(std::slice::from_ref(chain), self.image_bytes, &[])?;
         Ok(true)
     }
 

@@ -198,6 +198,19 @@ pub enum DataDirError {
         /// How many more authors are short.
         more: usize,
     },
+    /// One's own chain lost committed blocks in a repair or reformat: extending it now
+    /// would fork it for followers who hold them.
+    #[error(
+        "your chain holds blocks up to seq {held}, but blocks up to seq {floor} were \
+         committed and then lost in a repair: get them back first (`glitter import` a copy \
+         exported by a follower), or followers who hold them will see your chain fork"
+    )]
+    OwnBlocksLost {
+        /// The own chain's head seq now.
+        held: u64,
+        /// The highest seq once committed.
+        floor: u64,
+    },
     /// The image has no valid first page header although it was created and formatted
     /// here (its size was recorded): damage, not a new image.
     #[error(

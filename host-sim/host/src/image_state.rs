@@ -22,7 +22,12 @@
 //! glitter image state 1
 //! session clean|open
 //! head <author, 64 hex digits> <seq>
+//! floor <author, 64 hex digits> <seq>
 //! ```
+//!
+//! A `floor` line is written by `fsck --repair` and `--reformat` for an author whose
+//! committed blocks up to that seq could not be kept: one's own chain is not extended
+//! below it (see [`ImageState::floors`]).
 
 use crate::error::{DataDirError, Shortfall};
 use crate::fsutil::write_atomic;
@@ -56,16 +61,43 @@ pub struct ImageState {
     pub session: Session,
     /// Every author with blocks, and the highest seq known to be committed.
     pub heads: Vec<(PublicKey, u64)>,
+    /// Authors whose blocks up to this seq were committed once and lost in a repair or
+    /// reformat, while the image holds fewer: one's own chain must not be extended
+    /// until they are back, or followers who hold them see it fork.
+    pub floors: Vec<(PublicKey, u64)>,
 }
 
 impl ImageState {
-    /// The record of `log` as it stands: every author's head.
-    pub fn of_log<L: BlockLog>(session: Session, log: &L) -> ImageState {
+    /// The record of `log` as it stands: every author's head, and those of `floors`
+    /// the log does not reach yet.
+    pub fn of_log<L: BlockLog>(
+        session: Session,
+        log: &L,
+        floors: &[(PublicKey, u64)],
+    ) -> ImageState {
         let heads = (0..log.author_count())
             .filter_map(|i| log.author_at(i))
             .filter_map(|a| log.head(&a).map(|h| (a, h.seq)))
             .collect();
-        ImageState { session, heads }
+        let floors = floors
+            .iter()
+            .filter(|(a, seq)| log.head(a).map_or(0, |h| h.seq) < *seq)
+            .copied()
+            .collect();
+        ImageState {
+            session,
+            heads,
+            floors,
+        }
+    }
+
+    /// The seq `author`'s chain must reach before it is extended (see
+    /// [`ImageState::floors`]), if any.
+    pub fn floor(&self, author: &PublicKey) -> Option<u64> {
+        self.floors
+            .iter()
+            .find(|(a, _)| a == author)
+            .map(|(_, seq)| *seq)
     }
 
     /// The recorded heads `log` no longer reaches, in key order.
@@ -95,6 +127,9 @@ impl ImageState {
         for (a, seq) in &self.heads {
             out.push_str(&format!("head {a} {seq}\n"));
         }
+        for (a, seq) in &self.floors {
+            out.push_str(&format!("floor {a} {seq}\n"));
+        }
         out
     }
 
@@ -110,8 +145,14 @@ impl ImageState {
             _ => return None,
         };
         let mut heads = Vec::new();
+        let mut floors = Vec::new();
         for line in lines {
-            let mut words = line.strip_prefix("head ")?.split(' ');
+            let (list, rest) = if let Some(rest) = line.strip_prefix("head ") {
+                (&mut heads, rest)
+            } else {
+                (&mut floors, line.strip_prefix("floor ")?)
+            };
+            let mut words = rest.split(' ');
             let word = words.next()?;
             if word.len() != 64 {
                 return None;
@@ -121,9 +162,13 @@ impl ImageState {
             if words.next().is_some() || seq == 0 {
                 return None;
             }
-            heads.push((author, seq));
+            list.push((author, seq));
         }
-        Some(ImageState { session, heads })
+        Some(ImageState {
+            session,
+            heads,
+            floors,
+        })
     }
 
     /// Reads the record of the data directory at `root`, or `None` if it has none (a
@@ -181,11 +226,13 @@ mod tests {
         let s = ImageState {
             session: Session::Open,
             heads: vec![(a, 29)],
+            floors: vec![(a, 31)],
         };
         assert_eq!(ImageState::parse(&s.encode()), Some(s.clone()));
         let clean = ImageState {
             session: Session::Clean,
             heads: Vec::new(),
+            floors: Vec::new(),
         };
         assert_eq!(ImageState::parse(&clean.encode()), Some(clean));
         for junk in [
@@ -193,6 +240,7 @@ mod tests {
             "glitter image state 2\nsession clean\n",
             "glitter image state 1\nsession dirty\n",
             &s.encode().replace(" 29", " 0"),
+            &s.encode().replace("floor", "flour"),
             &s.encode().replace(" 29", " 29 1"),
             &s.encode().replace(" 29", " x"),
             &format!("{}trailing\n", s.encode()),

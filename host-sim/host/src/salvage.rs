@@ -78,7 +78,9 @@ impl DataDir {
                 .filter(|s| s % FILE_FLASH_PAGE_SIZE == 0)
                 .unwrap_or(0),
         );
-        self.build_image(&kept, size)?;
+        // Committed blocks not kept: one's own chain must not be extended below them.
+        let floors: Vec<(PublicKey, u64)> = lost.iter().map(|l| (l.author, l.to_seq)).collect();
+        self.build_image(&kept, size, &floors)?;
         Ok(Repair {
             backup,
             kept: kept
@@ -99,12 +101,18 @@ impl DataDir {
         let len = std::fs::metadata(&path)
             .map_err(io(&path, "cannot read the flash image"))?
             .len();
+        // Every block it held was committed: the owner's chain must not restart below.
+        let floors = ImageState::read(self.root())
+            .ok()
+            .flatten()
+            .map(|s| s.heads)
+            .unwrap_or_default();
         let backup = self.keep_copy(&path)?;
         let size = usize::try_from(len)
             .ok()
             .filter(|s| *s >= FILE_FLASH_PAGE_SIZE && s % FILE_FLASH_PAGE_SIZE == 0)
             .unwrap_or(crate::datadir::IMAGE_BYTES_DEFAULT);
-        self.build_image(&[], size)?;
+        self.build_image(&[], size, &floors)?;
         Ok(backup)
     }
 

@@ -226,6 +226,19 @@ pub enum RequestError {
         /// The store's last error.
         store: Option<String>,
     },
+    /// Our own chain lost committed blocks in a repair: extending it would fork it.
+    #[error(
+        "your chain holds blocks up to seq {held}, but blocks up to seq {floor} were \
+         committed and then lost in a repair: get them back first (stop the node and \
+         `glitter import` a copy exported by a follower), or followers who hold them will \
+         see your chain fork"
+    )]
+    OwnBlocksLost {
+        /// The own chain's head seq now.
+        held: u64,
+        /// The highest seq once committed.
+        floor: u64,
+    },
     /// Our own chain lost a block.
     #[error("own block {seq} is missing")]
     OwnBlockMissing {

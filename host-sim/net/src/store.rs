@@ -16,6 +16,9 @@ pub struct FlashStore {
     pub append_errors: u64,
     /// The last append error, for the status and the log.
     pub last_error: Option<String>,
+    /// The seq the own chain must reach before it is extended (committed blocks a
+    /// repair could not keep; the image's session record names it).
+    pub own_floor: Option<u64>,
 }
 
 impl FlashStore {
@@ -25,6 +28,7 @@ impl FlashStore {
             log,
             append_errors: 0,
             last_error: None,
+            own_floor: None,
         }
     }
 

@@ -126,6 +126,9 @@ pub fn fsck(data: &DataDir, args: &FsckArgs) -> Result<Vec<String>> {
         return Ok(vec![
             format!("kept a copy of the old image: {}", backup.display()),
             format!("reformatted {}: empty", image.display()),
+            "posting to your own chain is refused until its old blocks are back \
+             (`glitter import` a copy): a new block 1 would fork it"
+                .into(),
         ]);
     }
     if args.repair {
@@ -149,9 +152,9 @@ pub fn fsck(data: &DataDir, args: &FsckArgs) -> Result<Vec<String>> {
         let me = data.identity().ok().map(|k| k.public());
         if r.lost.iter().any(|l| Some(l.author) == me) {
             out.push(
-                "!! your own chain lost blocks: do not post until you have them back \
-                 (`glitter import` of a copy, or `glitter restore`), or followers who \
-                 hold them will see your chain fork"
+                "!! your own chain lost blocks: posting is refused until they are back \
+                 (`glitter import` a copy exported by a follower), or followers who hold \
+                 them would see your chain fork"
                     .into(),
             );
         }

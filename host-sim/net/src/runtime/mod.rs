@@ -181,7 +181,7 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
     let data = DataDir::open(data_dir).map_err(NodeError::host("data directory"))?;
     let keys = data.identity().map_err(NodeError::host("identity"))?;
     let lock = take_lock(data_dir)?;
-    let store = own::open_store(&data, opts.fsync, &mut *opts.out)?;
+    let store = own::open_store(&data, &keys.public(), opts.fsync, &mut *opts.out)?;
     let config = Config {
         // Heads go to every peer by gossipsub, so nobody needs to answer with theirs.
         mode: GossipMode::Push,

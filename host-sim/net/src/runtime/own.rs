@@ -11,6 +11,7 @@ use glitter_core::sync::SyncStore;
 use glitter_core::wire::header::PAYLOAD_LEN_MAX;
 use glitter_host::backup::{Block, OwnChain};
 use glitter_host::datadir::{DataDir, HostLog, chain_from_log};
+use glitter_host::image_state::ImageState;
 use glitter_host::{Sink, feed, os};
 
 /// Mounts the data directory's image (`chain.img`) the one way a data directory does
@@ -22,6 +23,7 @@ use glitter_host::{Sink, feed, os};
 /// `DataDir` has no option to mount without syncing.
 pub(super) fn open_store(
     data: &DataDir,
+    me: &PublicKey,
     fsync: bool,
     out: &mut dyn Sink,
 ) -> Result<FlashStore, NodeError> {
@@ -43,7 +45,11 @@ pub(super) fn open_store(
             source: e.into(),
         })?);
     }
-    Ok(FlashStore::new(log))
+    let mut store = FlashStore::new(log);
+    store.own_floor = ImageState::read(data.root())
+        .map_err(NodeError::host("session record"))?
+        .and_then(|s| s.floor(me));
+    Ok(store)
 }
 
 /// Replays the node's own Follow and Unfollow blocks into the core node, returning the
@@ -67,6 +73,10 @@ pub(super) fn append_own(
     keys: &KeyPair,
     payload: &Payload,
 ) -> Result<Block, RequestError> {
+    let held = node.store().head(&keys.public()).map_or(0, |h| h.seq);
+    if let Some(floor) = node.store_ref().own_floor.filter(|f| held < *f) {
+        return Err(RequestError::OwnBlocksLost { held, floor });
+    }
     let mut buf = [0u8; PAYLOAD_LEN_MAX];
     let bytes = payload.encode(&mut buf).map_err(RequestError::Payload)?;
     let head_ts = node
