@@ -291,8 +291,28 @@ fn custody_survives_partial_writes_and_restore_falls_back_a_version() {
     );
 
     // (c) Version 2 reached only Bob (Carol and Dave hold version 1): the restore
-    // falls back to version 1 and takes the rest of the chain from a peer.
+    // falls back to version 1. Bob's verified version-2 manifest still proves the chain
+    // reached its seq, so without a peer to supply the blocks up to it, nothing is
+    // written: appending after version 1's blocks would fork the chain (issue 15
+    // item 10).
     copy_dir(&dir("dave-v1"), &cdir("dave"));
+    let v2_seq = read_custody(&dir("bob"), &alice)
+        .unwrap()
+        .unwrap()
+        .manifest_block
+        .0
+        .seq;
+    let err = restore_dirs(&dir("phone-without-peers"), &alice, &custodians, &[])
+        .expect_err("a fallback without peers is refused");
+    assert!(
+        format!("{err:#}").contains(&format!("the manifest is block {v2_seq}")),
+        "{err:#}"
+    );
+    assert!(
+        !dir("phone-without-peers").join("identity.seed").exists(),
+        "nothing written"
+    );
+    // With a peer holding the chain, the restore takes the rest from it.
     let full = owner.chain(&alice).unwrap();
     DataDir::open(&dir("bob")).unwrap().import(&full).unwrap();
     let out = restore_dirs(&dir("new-phone"), &alice, &custodians, &[dir("bob")]).unwrap();

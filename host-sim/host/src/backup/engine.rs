@@ -309,7 +309,8 @@ pub struct Restored {
     pub manifest: BackupManifest,
     /// The manifest block's seq: the chain has at least this many blocks, so the
     /// device must never append at or below it, and must learn the real head from
-    /// peers before it appends at all.
+    /// peers before it appends at all. After a fallback to an older version, the seq
+    /// of the newest verified manifest seen (a higher one).
     pub manifest_seq: u64,
     /// Shares and shards refused, with the custodian named.
     pub rejected: Vec<Rejected>,
@@ -363,6 +364,9 @@ pub fn restore(
         }
     }
     candidates.sort_by_key(|(_, b)| std::cmp::Reverse(b.0.seq));
+    // The highest seq any verified manifest proves: a fallback to an older version must
+    // still not let the device append at or below it (that would fork the chain).
+    let proven = candidates.first().map_or(0, |(_, b)| b.0.seq);
     let mut newest_failure: Option<RestoreFailure> = None;
     for (manifest, block) in candidates {
         match restore_version(owner, requester, responses, manifest, block) {
@@ -370,6 +374,7 @@ pub fn restore(
                 if let Some(f) = newest_failure {
                     r.fell_back = Some(f.reason);
                 }
+                r.manifest_seq = r.manifest_seq.max(proven);
                 return Ok(r);
             }
             Err(f) => {
