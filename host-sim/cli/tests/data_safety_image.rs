@@ -547,6 +547,17 @@ fn fsck_tells_a_clean_shutdown_from_a_crash() {
     node.child.take().map(|mut c| c.wait());
     node.start();
     node.post("then killed");
+    // A running node records its heads every few seconds when blocks arrived.
+    let state = d.join("chain.img.state");
+    net_common::wait_for(
+        "the node to record its head",
+        std::time::Duration::from_secs(15),
+        || {
+            let text = std::fs::read_to_string(&state).ok()?;
+            (text.contains("session open") && text.contains(&format!("{} 3", node.author)))
+                .then_some(())
+        },
+    );
     node.kill9();
     let crashed = ok(&d, &["fsck"]);
     assert!(
@@ -554,6 +565,24 @@ fn fsck_tells_a_clean_shutdown_from_a_crash() {
         "{crashed}"
     );
     assert!(crashed.contains("records: 3 blocks"), "{crashed}");
+    // So the block the node stored is covered after its crash too: its commit word
+    // rotting is damage, not a torn append.
+    let img_path = d.join("chain.img");
+    let image = std::fs::read(&img_path).expect("image");
+    let last = layout(&image).pop().expect("records");
+    let mut img = image.clone();
+    let byte = last.start + last.len - 4;
+    let bit = (0..8)
+        .find(|b| img[byte] & (1 << b) == 0)
+        .expect("a zero bit");
+    img[byte] ^= 1 << bit;
+    std::fs::write(&img_path, &img).expect("write");
+    let err = fails(&d, &["fsck"]);
+    assert!(
+        err.contains("only up to seq 2 but seq 3 was committed"),
+        "{err}"
+    );
+    std::fs::write(&img_path, &image).expect("write");
     // The next writer moves on; its clean close is recorded.
     ok(&d, &["post", "after the crash"]);
     let after = ok(&d, &["fsck"]);

@@ -289,6 +289,20 @@ impl DataDir {
     /// If the image cannot be synced or the record written (the session then stays
     /// recorded as open, which is safe).
     pub fn close_log(&self, log: &HostLog) -> Result<()> {
+        self.record_session(Session::Clean, log)
+    }
+
+    /// Records the heads of a long writing session (a node) without ending it: syncs
+    /// the image, then records the session as still open with the heads it holds now,
+    /// so that a crash later loses the evidence of fewer blocks.
+    ///
+    /// # Errors
+    /// As [`DataDir::close_log`].
+    pub fn checkpoint(&self, log: &HostLog) -> Result<()> {
+        self.record_session(Session::Open, log)
+    }
+
+    fn record_session(&self, session: Session, log: &HostLog) -> Result<()> {
         let path = self.image_path();
         log.flash()
             .sync()
@@ -296,7 +310,7 @@ impl DataDir {
         let floors = ImageState::read(&self.root)?
             .map(|s| s.floors)
             .unwrap_or_default();
-        ImageState::of_log(Session::Clean, log, &floors).write(&self.root)
+        ImageState::of_log(session, log, &floors).write(&self.root)
     }
 
     /// Mounts the image read-only and reports its health: what the mount found

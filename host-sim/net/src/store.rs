@@ -19,6 +19,10 @@ pub struct FlashStore {
     /// The seq the own chain must reach before it is extended (committed blocks a
     /// repair could not keep; the image's session record names it).
     pub own_floor: Option<u64>,
+    /// Blocks appended since the image's session record last recorded the heads.
+    pub unrecorded: u64,
+    /// When the heads were last recorded (ms on the node's clock).
+    pub recorded_at_ms: u64,
 }
 
 impl FlashStore {
@@ -29,6 +33,8 @@ impl FlashStore {
             append_errors: 0,
             last_error: None,
             own_floor: None,
+            unrecorded: 0,
+            recorded_at_ms: 0,
         }
     }
 
@@ -77,7 +83,10 @@ impl SyncStore for FlashStore {
             return Err(StoreFull);
         };
         match BlockLog::append(&mut *self.log, header, payload) {
-            Ok(()) => Ok(()),
+            Ok(()) => {
+                self.unrecorded += 1;
+                Ok(())
+            }
             Err(e) => {
                 self.append_errors += 1;
                 self.last_error = Some(format!(

@@ -357,6 +357,11 @@ impl Runtime {
 
     fn on_tick(&mut self) {
         self.announce();
+        let now = self.now_ms();
+        if let Err(e) = own::checkpoint(&self.data_dir, &mut self.node, now) {
+            self.out
+                .line(&format!("glitter node: {}", crate::error::one_line(&e)));
+        }
         if let Some(adversary) = self.adversary.as_mut() {
             for bytes in adversary.gossip(&mut self.node, &self.follows) {
                 self.publish(bytes);

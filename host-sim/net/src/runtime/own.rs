@@ -52,6 +52,30 @@ pub(super) fn open_store(
     Ok(store)
 }
 
+/// How often, at most, a running node records its heads in the image's session record
+/// (only when blocks arrived): a crash then leaves at most this much of the node's
+/// blocks outside the record's committed-blocks check.
+pub(super) const CHECKPOINT_MS: u64 = 5_000;
+
+/// Records the node's heads in the image's session record if blocks arrived and
+/// [`CHECKPOINT_MS`] passed since the last record ([`DataDir::checkpoint`]).
+pub(super) fn checkpoint(
+    data_dir: &std::path::Path,
+    node: &mut CoreNode,
+    now_ms: u64,
+) -> Result<(), NodeError> {
+    let store = node.store();
+    if store.unrecorded == 0 || now_ms < store.recorded_at_ms.saturating_add(CHECKPOINT_MS) {
+        return Ok(());
+    }
+    DataDir::open_existing(data_dir)
+        .and_then(|d| d.checkpoint(store.log_ref()))
+        .map_err(NodeError::host("recording the heads"))?;
+    store.unrecorded = 0;
+    store.recorded_at_ms = now_ms;
+    Ok(())
+}
+
 /// Replays the node's own Follow and Unfollow blocks into the core node, returning the
 /// followed authors.
 pub(super) fn replay_follows(
