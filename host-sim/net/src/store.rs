@@ -8,6 +8,35 @@ use glitter_core::sync::{StoreFull, SyncStore};
 use glitter_core::wire::header::Header;
 use glitter_host::datadir::HostLog;
 
+/// What the node stores for other authors: a quota per author, and room reserved for
+/// one's own chain, so that a flooding followed author can neither take all the space
+/// nor stop one's own posts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Quota {
+    /// Most blocks stored per author other than oneself.
+    pub blocks_per_author: u64,
+    /// Other authors' blocks are refused once less than 1/`reserve_divisor` of the
+    /// flash, or of the index, is free: that room is one's own.
+    pub reserve_divisor: u64,
+}
+
+impl Quota {
+    /// Blocks per author by default: 16,384 (about half an 8 MiB image of typical
+    /// posts).
+    pub const BLOCKS_PER_AUTHOR_DEFAULT: u64 = 16_384;
+    /// The share of the flash and of the index reserved for one's own chain: 1/8.
+    pub const RESERVE_DIVISOR_DEFAULT: u64 = 8;
+}
+
+impl Default for Quota {
+    fn default() -> Quota {
+        Quota {
+            blocks_per_author: Quota::BLOCKS_PER_AUTHOR_DEFAULT,
+            reserve_divisor: Quota::RESERVE_DIVISOR_DEFAULT,
+        }
+    }
+}
+
 /// A [`HostLog`] that replication can use. Appends are durable when they return (the
 /// log writes the record, then its commit word; the file flash syncs each write).
 pub struct FlashStore {
@@ -23,6 +52,12 @@ pub struct FlashStore {
     pub unrecorded: u64,
     /// When the heads were last recorded (ms on the node's clock).
     pub recorded_at_ms: u64,
+    /// One's own key: its blocks are exempt from the quota and use the reserve.
+    pub me: Option<PublicKey>,
+    /// What is stored for other authors.
+    pub quota: Quota,
+    /// Other authors' blocks refused by the quota or the reserve.
+    pub quota_refused: u64,
 }
 
 impl FlashStore {
@@ -35,6 +70,9 @@ impl FlashStore {
             own_floor: None,
             unrecorded: 0,
             recorded_at_ms: 0,
+            me: None,
+            quota: Quota::default(),
+            quota_refused: 0,
         }
     }
 
@@ -51,6 +89,32 @@ impl FlashStore {
     /// The log, read-only.
     pub fn log_ref(&self) -> &HostLog {
         &self.log
+    }
+}
+
+impl FlashStore {
+    /// Why `header` (another author's block) may not be stored, if it may not.
+    fn over_quota(&self, header: &Header) -> Option<String> {
+        if self.me == Some(header.author) {
+            return None;
+        }
+        let q = self.quota;
+        let held = self.log.head(&header.author).map_or(0, |h| h.seq);
+        if held >= q.blocks_per_author {
+            return Some(format!(
+                "the author reached the quota of {} blocks",
+                q.blocks_per_author
+            ));
+        }
+        let u = self.log.usage();
+        let div = q.reserve_divisor.max(1);
+        let index_free = u.blocks_max.saturating_sub(u.blocks) as u64;
+        if u.flash_bytes_free < u.flash_bytes / div || index_free < u.blocks_max as u64 / div {
+            return Some(format!(
+                "the last 1/{div} of the store is reserved for your own chain"
+            ));
+        }
+        None
     }
 }
 
@@ -82,6 +146,15 @@ impl SyncStore for FlashStore {
             ));
             return Err(StoreFull);
         };
+        if let Some(why) = self.over_quota(header) {
+            self.append_errors += 1;
+            self.quota_refused += 1;
+            self.last_error = Some(format!(
+                "block {}:{} not stored: {why}",
+                header.author, header.seq
+            ));
+            return Err(StoreFull);
+        }
         match BlockLog::append(&mut *self.log, header, payload) {
             Ok(()) => {
                 self.unrecorded += 1;

@@ -50,6 +50,11 @@ pub struct RunArgs {
     #[arg(long)]
     pub mdns: bool,
 
+    /// Most blocks stored for any one author other than yourself; later blocks of that
+    /// author are refused (and not fetched again). Your own chain has no quota.
+    #[arg(long, value_name = "BLOCKS", default_value_t = glitter_net::store::Quota::BLOCKS_PER_AUTHOR_DEFAULT)]
+    pub author_quota: u64,
+
     /// TEST ONLY: behave as an adversary (publish malformed and inflated heads, answer
     /// wants with forged blocks). Used by the bad-peer tests.
     #[arg(long, hide = true)]
@@ -180,6 +185,10 @@ pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
         evil: a.evil,
         equivocate: a.equivocate,
         mdns: a.mdns,
+        quota: glitter_net::store::Quota {
+            blocks_per_author: a.author_quota,
+            ..glitter_net::store::Quota::default()
+        },
     };
     runtime::run(opts, data_dir)?;
     Ok(())

@@ -354,6 +354,17 @@ impl Runtime {
                 "sync     {} blocks replicated, {} invalid, {} wants sent",
                 s.blocks_stored, s.invalid, s.wants_sent
             ),
+            format!(
+                "quota    {} blocks per author; {} refused{}",
+                self.node.store_ref().quota.blocks_per_author,
+                self.node.store_ref().quota_refused,
+                self.node
+                    .store_ref()
+                    .last_error
+                    .as_deref()
+                    .map(|e| format!(" (last: {})", feed::safe_text(e)))
+                    .unwrap_or_default()
+            ),
         ];
         Response::ok(
             lines,
@@ -367,6 +378,7 @@ impl Runtime {
                 "core": core,
                 "net": self.stats,
                 "store_errors": self.node.store_ref().append_errors,
+                "quota_refused": self.node.store_ref().quota_refused,
             }),
         )
     }

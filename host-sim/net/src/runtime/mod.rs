@@ -99,6 +99,8 @@ pub struct Options {
     pub equivocate: bool,
     /// Discover and dial peers on the local network with mDNS.
     pub mdns: bool,
+    /// What is stored for other authors.
+    pub quota: crate::store::Quota,
 }
 
 /// Transport-level counters (the core has its own).
@@ -181,7 +183,13 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
     let data = DataDir::open(data_dir).map_err(NodeError::host("data directory"))?;
     let keys = data.identity().map_err(NodeError::host("identity"))?;
     let lock = take_lock(data_dir)?;
-    let store = own::open_store(&data, &keys.public(), opts.fsync, &mut *opts.out)?;
+    let store = own::open_store(
+        &data,
+        &keys.public(),
+        opts.quota,
+        opts.fsync,
+        &mut *opts.out,
+    )?;
     let config = Config {
         // Heads go to every peer by gossipsub, so nobody needs to answer with theirs.
         mode: GossipMode::Push,

@@ -4,7 +4,7 @@
 
 use super::CoreNode;
 use crate::error::{BoxError, NodeError, RequestError};
-use crate::store::FlashStore;
+use crate::store::{FlashStore, Quota};
 use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::social::Payload;
 use glitter_core::sync::SyncStore;
@@ -24,6 +24,7 @@ use glitter_host::{Sink, feed, os};
 pub(super) fn open_store(
     data: &DataDir,
     me: &PublicKey,
+    quota: Quota,
     fsync: bool,
     out: &mut dyn Sink,
 ) -> Result<FlashStore, NodeError> {
@@ -46,6 +47,8 @@ pub(super) fn open_store(
         })?);
     }
     let mut store = FlashStore::new(log);
+    store.me = Some(*me);
+    store.quota = quota;
     store.own_floor = ImageState::read(data.root())
         .map_err(NodeError::host("session record"))?
         .and_then(|s| s.floor(me));
