@@ -47,11 +47,20 @@ impl WitnessSet {
     /// Applies one payload of the owner's chain, in chain order. Only `Trust` payloads
     /// change the set: `Witness` adds the subject and sets the threshold, `Revoke`
     /// removes the subject. Additions beyond [`WITNESSES_MAX`] are ignored.
-    pub fn apply(&mut self, payload: &Payload) {
+    ///
+    /// A witness must be an admissible identity ([`PublicKey::validate`]): a
+    /// designation of any other key is refused and leaves the set (and threshold)
+    /// unchanged, so the torsioned variants of one key cannot count as several
+    /// distinct witnesses. The block itself stays valid; only the designation is void.
+    ///
+    /// # Errors
+    /// The [`SigError`] of a refused `Witness` designation.
+    pub fn apply(&mut self, payload: &Payload) -> Result<(), SigError> {
         if let Payload::Trust(t) = payload {
             let who = PublicKey(t.subject);
             match t.role {
                 TrustRole::Witness => {
+                    who.validate()?;
                     if !self.witnesses.contains(&who) {
                         let _ = self.witnesses.push(who);
                     }
@@ -61,6 +70,7 @@ impl WitnessSet {
                 TrustRole::Custodian => {}
             }
         }
+        Ok(())
     }
 
     /// The designated witnesses.

@@ -20,8 +20,21 @@
 //! again 1–3) is ed25519-compact's `verify`. Because 2–3 exclude every small-order
 //! `A` and `R`, the cofactored and cofactorless equations differ only for keys or
 //! nonces with a torsion component, which an honest signer never produces.
+//!
+//! # Which keys are identities
+//!
+//! The cofactored equation cannot tell `A` from `A + T` for a small-order `T`: one
+//! secret would sign for eight different keys, that is eight chains, or eight
+//! "distinct" ring members, witnesses or custodians. So a key is only *admitted* as an
+//! identity (a chain's author at genesis, a ring member, a designated witness, a
+//! backup custodian) if, on top of rules 2–3, it is **torsion-free**: `ℓ·A` is the
+//! identity, i.e. `A` lies in the prime-order subgroup, as every RFC 8032 key does.
+//! [`PublicKey::validate`] is that admission check and the only one; signature
+//! verification itself does not repeat it (it would double the cost of every
+//! verification), because every key it is asked about was admitted first.
 
 use ed25519_compact as ed;
+use ed25519_compact::x25519;
 
 /// Length of a signature in bytes.
 pub const SIGNATURE_LEN: usize = 64;
@@ -39,6 +52,10 @@ pub enum SigError {
     NonCanonicalKey,
     /// The key is a small-order point such as the identity or all-zero (rule 3).
     WeakKey,
+    /// The key is a point of large order with a small-order (torsion) component,
+    /// `A = x·B + T`: the same secret would also sign for the other seven `x·B + T'`.
+    /// Not admitted as an identity (see "Which keys are identities" above).
+    TorsionComponent,
     /// `R` is not a canonical encoding of a curve point (rule 2).
     NonCanonicalR,
     /// `R` is a small-order point (rule 3).
@@ -53,6 +70,9 @@ impl core::fmt::Display for SigError {
             SigError::NonCanonicalS => "signature scalar S is not below the group order",
             SigError::NonCanonicalKey => "public key is not a canonical point encoding",
             SigError::WeakKey => "public key is a small-order point",
+            SigError::TorsionComponent => {
+                "public key has a small-order component (not in the prime-order subgroup)"
+            }
             SigError::NonCanonicalR => "signature point R is not a canonical encoding",
             SigError::WeakR => "signature point R is a small-order point",
             SigError::Mismatch => "signature does not match the key and message",
@@ -153,11 +173,52 @@ fn is_small_order(p: &[u8; 32]) -> bool {
     SMALL_ORDER.iter().any(|s| s == p)
 }
 
-/// Checks a public key against rules 2 and 3 (and the library's own point decoding).
+/// `ℓ − 1`, little-endian.
+const L_MINUS_ONE: [u8; 32] = {
+    let mut l = L;
+    l[0] -= 1;
+    l
+};
+
+/// True if the canonical, on-curve, not-small-order key `key` lies in the prime-order
+/// subgroup (`ℓ·A` is the identity); `None` if the library cannot map it to
+/// Montgomery form (not a point, or small order: excluded by the caller already).
+///
+/// Computed on the Montgomery `u`-coordinate with ed25519-compact's X25519 ladder
+/// (already in every build for backup sealing), so it costs no new code on the
+/// firmware. `u` identifies `P` up to sign, and `u((ℓ − 1)·P) = u(P)` holds exactly
+/// when `(ℓ − 1)·P = ±P`. The `−P` case is `ℓ·P = 0`, torsion-free. The `+P` case
+/// is `(ℓ − 2)·P = 0`, impossible for `P ≠ 0` because the group order `8ℓ` is coprime
+/// to `ℓ − 2` (odd, and `ℓ` is prime). Comparing with `ℓ − 1` rather than testing
+/// `u(ℓ·P) = 0` matters: the ladder maps both the identity and the order-2 point
+/// `(0, −1)` to `u = 0`, so `A + (0, −1)` would slip through that test.
+fn is_torsion_free(key: &[u8; 32]) -> Option<bool> {
+    let u = x25519::PublicKey::from_ed25519(&ed::PublicKey::new(*key)).ok()?;
+    let m = u.unclamped_mul(&x25519::SecretKey::new(L_MINUS_ONE)).ok()?;
+    Some(*m == *u)
+}
+
+/// Admits a public key as an identity: rules 2 and 3 (and the library's own point
+/// decoding), then torsion-freeness (see the module docs).
 ///
 /// # Errors
-/// [`SigError::NonCanonicalKey`] or [`SigError::WeakKey`].
+/// [`SigError::NonCanonicalKey`], [`SigError::WeakKey`] or
+/// [`SigError::TorsionComponent`].
 pub fn validate_key(key: &[u8; 32]) -> Result<(), SigError> {
+    check_encoding(key)?;
+    match is_torsion_free(key) {
+        Some(true) => Ok(()),
+        Some(false) => Err(SigError::TorsionComponent),
+        // Unreachable after `check_encoding`; rejecting is the safe answer.
+        None => Err(SigError::NonCanonicalKey),
+    }
+}
+
+/// Rules 2–3 alone (and the library's point decoding), without the torsion check:
+/// only for re-checking a key that was admitted earlier, as the chain validator does
+/// when it resumes a chain with a verified head. Admitting a key is [`validate_key`]'s
+/// job.
+pub(crate) fn check_encoding(key: &[u8; 32]) -> Result<(), SigError> {
     if !point_is_canonical(key) {
         return Err(SigError::NonCanonicalKey);
     }
@@ -168,6 +229,20 @@ pub fn validate_key(key: &[u8; 32]) -> Result<(), SigError> {
         Ok(()) => Ok(()),
         Err(ed::Error::WeakPublicKey) => Err(SigError::WeakKey),
         Err(_) => Err(SigError::NonCanonicalKey),
+    }
+}
+
+/// A short, stable name for whether `key` is admitted as an identity
+/// ([`validate_key`]): `"accept"`, `"non-canonical-key"`, `"weak-key"`,
+/// `"torsion-component"`, or `"bad-length"` when it is not 32 bytes. Pinned test
+/// vectors record these names next to the signature verdicts of [`verdict`].
+pub fn key_verdict(key: &[u8]) -> &'static str {
+    let Ok(key) = <&[u8; 32]>::try_from(key) else {
+        return "bad-length";
+    };
+    match validate_key(key) {
+        Ok(()) => "accept",
+        Err(e) => e.name(),
     }
 }
 
@@ -226,6 +301,7 @@ impl SigError {
             SigError::NonCanonicalS => "non-canonical-s",
             SigError::NonCanonicalKey => "non-canonical-key",
             SigError::WeakKey => "weak-key",
+            SigError::TorsionComponent => "torsion-component",
             SigError::NonCanonicalR => "non-canonical-r",
             SigError::WeakR => "weak-r",
             SigError::Mismatch => "mismatch",
@@ -244,8 +320,9 @@ fn split_sig(sig: &Signature) -> ([u8; 32], [u8; 32]) {
 
 /// An author's identity: a 32-byte Ed25519 public key.
 ///
-/// Constructing one does not validate it; [`PublicKey::validate`] applies rules 2–3,
-/// and a chain's genesis rejects keys that fail them.
+/// Constructing one does not validate it; [`PublicKey::validate`] applies rules 2–3
+/// and torsion-freeness, and everything that admits a key as an identity (a chain's
+/// genesis, a ring, a witness or custodian designation) rejects keys that fail it.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub struct PublicKey(pub [u8; 32]);
@@ -256,10 +333,12 @@ impl PublicKey {
         &self.0
     }
 
-    /// Rules 2–3: canonical, not small order.
+    /// Admission as an identity: canonical, not small order, torsion-free (in the
+    /// prime-order subgroup). The one key check of glitter; see [`validate_key`].
     ///
     /// # Errors
-    /// [`SigError::NonCanonicalKey`] or [`SigError::WeakKey`].
+    /// [`SigError::NonCanonicalKey`], [`SigError::WeakKey`] or
+    /// [`SigError::TorsionComponent`].
     pub fn validate(&self) -> Result<(), SigError> {
         validate_key(&self.0)
     }
@@ -416,6 +495,50 @@ mod tests {
             hex::encode(h.finalize()),
             "184291c098c8d4765102a58e9123171015da440749a562dc7e80d7a573f6da01"
         );
+    }
+
+    #[test]
+    fn mixed_order_keys_are_not_admitted() {
+        // The mixed-order keys of "Taming the many EdDSAs" speccheck cases 2 and 3
+        // (tests/vectors/ed25519/speccheck_cases.json): large order, plus torsion.
+        for k in [
+            "f7badec5b8abeaf699583992219b7b223f1df3fbbea919844e3f7c554a43dd43",
+            "cdb267ce40c5cd45306fa5d2f29731459387dbf9eb933b7bd5aed9a765b88d4d",
+        ] {
+            assert_eq!(ed::PublicKey::new(h32(k)).validate(), Ok(()));
+            assert_eq!(validate_key(&h32(k)), Err(SigError::TorsionComponent));
+            assert_eq!(key_verdict(&h32(k)), "torsion-component");
+        }
+        // The RFC 8032 test key (prime order) is admitted.
+        let rfc = h32("d75a980182b10ab7d54bfed3c964073a0ee172f3daa62325af021a68f707511a");
+        assert_eq!(validate_key(&rfc), Ok(()));
+        assert_eq!(key_verdict(&rfc[..31]), "bad-length");
+    }
+
+    /// Every key `x·B + T` for the eight small-order `T`: only `T = 0` is admitted, and
+    /// the X25519-ladder check agrees with curve25519-dalek's `is_torsion_free` on
+    /// every variant of many keys.
+    #[cfg(feature = "zk")]
+    #[test]
+    fn torsion_check_agrees_with_dalek() {
+        use curve25519_dalek::edwards::CompressedEdwardsY;
+        for seed in 1..=40u8 {
+            let a = KeyPair::from_seed([seed; 32]).unwrap().public();
+            let point = CompressedEdwardsY(a.0).decompress().unwrap();
+            let mut admitted = 0;
+            for t in SMALL_ORDER {
+                let variant = point + CompressedEdwardsY(t).decompress().unwrap();
+                let key = variant.compress().0;
+                let expected = if variant.is_torsion_free() {
+                    Ok(())
+                } else {
+                    Err(SigError::TorsionComponent)
+                };
+                assert_eq!(validate_key(&key), expected, "seed {seed}, T {t:02x?}");
+                admitted += usize::from(expected.is_ok());
+            }
+            assert_eq!(admitted, 1, "seed {seed}");
+        }
     }
 
     #[test]

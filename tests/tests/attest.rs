@@ -17,7 +17,8 @@ fn witness_set(ws: &[PublicKey], k: u8) -> WitnessSet {
             subject: w.0,
             role: TrustRole::Witness,
             threshold: k,
-        }));
+        }))
+        .unwrap();
     }
     s
 }

@@ -1,11 +1,12 @@
-//! glitter's signature rule pinned on public vectors (speccheck and Wycheproof).
+//! glitter's signature rule pinned on public vectors (speccheck and Wycheproof), and
+//! whether each vector's key is admitted as an identity (torsion-free, issue 15).
 //!
-//! The verdict table lives in `tests/vectors/ed25519/pinned.rs`, which the firmware
+//! The verdict tables live in `tests/vectors/ed25519/pinned.rs`, which the firmware
 //! `include!`s too, so a library upgrade or a second implementation that changes any
 //! verdict fails loudly on both. Regenerate on purpose with
 //! `GLITTER_REGEN_VECTORS=1 cargo test -p glitter-tests --test ed25519_vectors`.
 
-use glitter_core::sig::verdict;
+use glitter_core::sig::{key_verdict, verdict};
 use serde_json::Value;
 use std::fmt::Write as _;
 
@@ -78,7 +79,28 @@ fn render(cases: &[Case]) -> String {
         .unwrap();
     }
     s.push_str("];\n");
+    s.push_str(
+        "/// (first case using the key, public key, glitter's verdict on admitting the key\n\
+         /// as an identity: `glitter_core::sig::key_verdict`), one row per distinct key.\n\
+         #[allow(dead_code, clippy::type_complexity)]\n\
+         pub const PINNED_KEYS: &[(&str, &[u8], &str)] = &[\n",
+    );
+    for (name, key) in distinct_keys(cases) {
+        writeln!(s, "    (\"{name}\", &{key:?}, \"{}\"),", key_verdict(key)).unwrap();
+    }
+    s.push_str("];\n");
     s
+}
+
+/// Each distinct key of `cases` with the first case that uses it, in case order.
+fn distinct_keys(cases: &[Case]) -> Vec<(&str, &[u8])> {
+    let mut out: Vec<(&str, &[u8])> = Vec::new();
+    for c in cases {
+        if !out.iter().any(|(_, k)| *k == &c.key[..]) {
+            out.push((&c.name, &c.key));
+        }
+    }
+    out
 }
 
 #[test]
@@ -102,6 +124,46 @@ fn pinned_table_matches_the_json_and_the_rule() {
             c.name
         );
         assert_eq!(verdict(p.1, p.2, p.3), p.4, "verdict of {} changed", p.0);
+    }
+    let keys = distinct_keys(&cases);
+    assert_eq!(
+        PINNED_KEYS.len(),
+        keys.len(),
+        "pinned.rs is stale: regenerate it"
+    );
+    for ((name, key), p) in keys.iter().zip(PINNED_KEYS) {
+        assert_eq!((*name, *key), (p.0, p.1));
+        assert_eq!(key_verdict(p.1), p.2, "key verdict of {} changed", p.0);
+    }
+}
+
+/// Whether each speccheck case's key is admitted as an identity, with the reason,
+/// derived from the rule in the README. The signature verdicts above stay as they
+/// are (verification does not repeat the admission check), but the mixed-order keys
+/// of cases 2–5 and 8–9 can no longer be anyone's identity, so no chain can carry them.
+#[test]
+fn speccheck_key_verdicts() {
+    let expect = [
+        ("weak-key", "0: small-order A"),
+        ("weak-key", "1: small-order A"),
+        ("torsion-component", "2: mixed-order A"),
+        ("torsion-component", "3: mixed-order A"),
+        ("torsion-component", "4: mixed-order A"),
+        ("torsion-component", "5: mixed-order A"),
+        ("accept", "6: prime-order A"),
+        ("accept", "7: prime-order A"),
+        ("torsion-component", "8: mixed-order A (the key of case 2)"),
+        ("torsion-component", "9: mixed-order A (the key of case 2)"),
+        ("non-canonical-key", "10: non-canonical A"),
+        ("non-canonical-key", "11: non-canonical A"),
+    ];
+    let cases = load();
+    for (i, (want, why)) in expect.iter().enumerate() {
+        assert_eq!(key_verdict(&cases[i].key), *want, "speccheck case {why}");
+    }
+    // Every Wycheproof key is an honest, torsion-free key.
+    for c in cases.iter().filter(|c| c.wycheproof_valid.is_some()) {
+        assert_eq!(key_verdict(&c.key), "accept", "{}", c.name);
     }
 }
 

@@ -30,7 +30,7 @@ pub mod shard;
 pub use manifest::{BackupManifest, ShardRange};
 pub use restore::{RejectReason, Rejected, RestoreError, ShareCollector};
 
-use crate::sig::PublicKey;
+use crate::sig::{PublicKey, SigError};
 use heapless::Vec;
 use seal::{SALT_LEN, SealError, SealedShare, ShareBinding};
 use shamir::{SECRET_LEN, SHARES_MAX, ShamirError, Share};
@@ -45,6 +45,15 @@ pub enum BackupError {
     Seal(SealError),
     /// Two custodians are the same key (or share a hint), or one is the owner.
     DuplicateCustodian,
+    /// A custodian key is not an admissible identity ([`PublicKey::validate`]): not a
+    /// canonical point, of small order, or with a torsion component (one secret would
+    /// then stand behind several "distinct" custodians).
+    CustodianKey {
+        /// Its position in the custodian list.
+        index: usize,
+        /// Why it was refused.
+        reason: SigError,
+    },
 }
 
 impl core::fmt::Display for BackupError {
@@ -54,6 +63,9 @@ impl core::fmt::Display for BackupError {
             BackupError::Seal(e) => write!(f, "{e}"),
             BackupError::DuplicateCustodian => {
                 f.write_str("custodians must be distinct and not the owner")
+            }
+            BackupError::CustodianKey { index, reason } => {
+                write!(f, "custodian {index}: {reason}")
             }
         }
     }
@@ -84,8 +96,9 @@ pub struct SeedShares {
 /// fresh AEAD keys. No AEAD key ever seals two different plaintexts.
 ///
 /// # Errors
-/// [`BackupError::Shamir`] for a bad threshold, [`BackupError::DuplicateCustodian`],
-/// or [`BackupError::Seal`] for an unusable key.
+/// [`BackupError::Shamir`] for a bad threshold, [`BackupError::CustodianKey`] for a
+/// custodian that is no admissible identity, [`BackupError::DuplicateCustodian`], or
+/// [`BackupError::Seal`] for an unusable key.
 pub fn share_seed(
     seed: &[u8; SECRET_LEN],
     version: u64,
@@ -103,6 +116,10 @@ pub fn share_seed(
         })
     })?;
     shamir::check_threshold(threshold, n).map_err(BackupError::Shamir)?;
+    for (index, c) in custodians.iter().enumerate() {
+        c.validate()
+            .map_err(|reason| BackupError::CustodianKey { index, reason })?;
+    }
     for (i, c) in custodians.iter().enumerate() {
         if *c == owner
             || custodians

@@ -236,8 +236,9 @@ impl ChainState {
     /// An empty chain for `author`.
     ///
     /// # Errors
-    /// [`ChainError::InvalidAuthorKey`] for a non-canonical or small-order key
-    /// (including the identity and all-zero keys).
+    /// [`ChainError::InvalidAuthorKey`] for a key that is no admissible identity
+    /// ([`PublicKey::validate`]): non-canonical, small-order (including the identity and
+    /// all-zero keys), or with a torsion component.
     pub fn new(author: PublicKey) -> Result<ChainState, ChainError> {
         author.validate().map_err(ChainError::InvalidAuthorKey)?;
         Ok(ChainState { author, head: None })
@@ -245,12 +246,23 @@ impl ChainState {
 
     /// Resumes from a head already verified and stored earlier (for example at mount).
     ///
+    /// Without a head this is [`ChainState::new`]: the genesis comes next, and the
+    /// author is admitted with [`PublicKey::validate`]. With a head, the author was
+    /// admitted when that chain's genesis was verified (only `new` starts a chain), so
+    /// only the cheap encoding rules are checked again, not torsion-freeness: that costs
+    /// as much as a signature check, and a syncing node resumes once per block.
+    ///
     /// # Errors
-    /// As [`ChainState::new`].
+    /// As [`ChainState::new`] ([`SigError::TorsionComponent`] only without a head).
     pub fn resume(author: PublicKey, head: Option<Head>) -> Result<ChainState, ChainError> {
-        let mut s = ChainState::new(author)?;
-        s.head = head;
-        Ok(s)
+        let Some(head) = head else {
+            return ChainState::new(author);
+        };
+        crate::sig::check_encoding(author.as_bytes()).map_err(ChainError::InvalidAuthorKey)?;
+        Ok(ChainState {
+            author,
+            head: Some(head),
+        })
     }
 
     /// The author.

@@ -23,6 +23,12 @@ pub enum ZkError {
         /// Its position in the statement (0 for single-key statements).
         index: usize,
     },
+    /// A key has a small-order (torsion) component: one secret would stand for eight
+    /// such keys, so it is not admitted (see [`PublicKey::validate`](crate::sig::PublicKey::validate)).
+    TorsionComponent {
+        /// Its position in the statement (0 for single-key statements).
+        index: usize,
+    },
     /// A ring has no members or more than the bound.
     RingSize {
         /// Members given.
@@ -122,6 +128,9 @@ impl core::fmt::Display for ZkError {
                 write!(f, "key {index} is not a canonical point encoding")
             }
             ZkError::WeakKey { index } => write!(f, "key {index} is a small-order point"),
+            ZkError::TorsionComponent { index } => {
+                write!(f, "key {index} has a small-order component")
+            }
             ZkError::RingSize { members, max } => {
                 write!(f, "a ring needs 1 to {max} members, not {members}")
             }
@@ -184,6 +193,7 @@ impl ZkError {
             ZkError::Rejected => "rejected",
             ZkError::NonCanonicalKey { .. } => "non-canonical-key",
             ZkError::WeakKey { .. } => "weak-key",
+            ZkError::TorsionComponent { .. } => "torsion-component",
             ZkError::RingSize { .. } => "ring-size",
             ZkError::DuplicateMember { .. } => "duplicate-member",
             ZkError::NotAMember => "not-a-member",

@@ -4,40 +4,40 @@
 //!
 //! An Ed25519 public key `A` may in principle carry a small torsion component
 //! (`A = x·B + T`, with `T` of order dividing 8). Honest keys never do: RFC 8032 clamps
-//! the secret to a multiple of 8, so `A = x·B` lies in the prime-order subgroup. The
-//! proofs here are about `P = 8·A` (the key with any torsion cleared) and the witness
-//! `w = 8·x mod ℓ`, so that `P = w·B` holds exactly in the prime-order group.
+//! the secret to a multiple of 8, so `A = x·B` lies in the prime-order subgroup. Such
+//! keys are not admitted: [`decode_key`] applies [`PublicKey::validate`], glitter's one
+//! key check (canonical, not small order, torsion-free), so the eight keys `x·B + T`
+//! of one secret cannot be eight "distinct" ring members.
 //!
-//! This matches glitter's signature rule, which checks the cofactored equation: whoever
-//! can sign for `A` under that rule knows `w`, and conversely. It costs three point
-//! doublings per key instead of a full multiplication by ℓ for a torsion check.
-//!
-//! Keys must be canonical encodings (`decompress` then `compress` gives back the same
-//! 32 bytes: `y < p`, and no "negative zero" `x`) and not of small order (`8·A` is not
-//! the identity). The proofs carry no points at all, only scalars, and scalars must be
-//! canonical (below ℓ).
+//! The proofs are about `P = 8·A` and the witness `w = 8·x mod ℓ`, so that `P = w·B`
+//! holds exactly in the prime-order group (for an admitted key `8·A` is simply `A`
+//! scaled; the factor is kept so the proof format is unchanged). The proofs carry no
+//! points at all, only scalars, and scalars must be canonical (below ℓ).
 
 use super::ZkError;
 use super::transcript::Transcript;
-use crate::sig::{KeyPair, PublicKey};
+use crate::sig::{KeyPair, PublicKey, SigError};
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use curve25519_dalek::scalar::{Scalar, clamp_integer};
 use curve25519_dalek::traits::IsIdentity;
 use ed25519_compact::sha512::Hash as Sha512;
 use rand_core::CryptoRng;
 
-/// Decodes `key` strictly and returns `P = 8·A`.
+/// Admits `key` with [`PublicKey::validate`] and returns `P = 8·A`.
 ///
 /// # Errors
-/// [`ZkError::NonCanonicalKey`] or [`ZkError::WeakKey`], naming `index`.
+/// [`ZkError::NonCanonicalKey`], [`ZkError::WeakKey`] or
+/// [`ZkError::TorsionComponent`], naming `index`.
 pub fn decode_key(key: &PublicKey, index: usize) -> Result<EdwardsPoint, ZkError> {
-    let compressed = CompressedEdwardsY(key.0);
-    let point = compressed
+    key.validate().map_err(|e| match e {
+        SigError::WeakKey => ZkError::WeakKey { index },
+        SigError::TorsionComponent => ZkError::TorsionComponent { index },
+        _ => ZkError::NonCanonicalKey { index },
+    })?;
+    // A validated key is a canonical point, so this cannot fail; if it did, reject.
+    let point = CompressedEdwardsY(key.0)
         .decompress()
         .ok_or(ZkError::NonCanonicalKey { index })?;
-    if point.compress().0 != key.0 {
-        return Err(ZkError::NonCanonicalKey { index });
-    }
     let cleared = point.mul_by_cofactor();
     if cleared.is_identity() {
         return Err(ZkError::WeakKey { index });
@@ -165,6 +165,33 @@ mod tests {
             decode_key(&PublicKey(two), 1),
             Err(ZkError::NonCanonicalKey { index: 1 })
         );
+    }
+
+    #[test]
+    fn torsioned_keys_cannot_join_a_ring() {
+        // x·B + T for T the point (0, −1) of order 2 and a point of order 8.
+        let keys = KeyPair::from_seed([9; 32]).unwrap();
+        let a = CompressedEdwardsY(keys.public().0).decompress().unwrap();
+        let mut order_2 = [0xffu8; 32];
+        order_2[0] = 0xec;
+        order_2[31] = 0x7f;
+        // The order-8 point with y = 0x05fc…e826 (sign bit clear), as in sig.rs.
+        let order_8: [u8; 32] =
+            hex::decode("26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05")
+                .unwrap()
+                .try_into()
+                .unwrap();
+        let torsion = [
+            CompressedEdwardsY(order_2).decompress().unwrap(),
+            CompressedEdwardsY(order_8).decompress().unwrap(),
+        ];
+        for t in torsion {
+            let bad = PublicKey((a + t).compress().0);
+            assert_eq!(
+                decode_key(&bad, 2),
+                Err(ZkError::TorsionComponent { index: 2 })
+            );
+        }
     }
 
     #[test]

@@ -85,7 +85,8 @@ pub fn view_status(
         if let Some(p) = store.payload_ref(author, k as u64 + 1)
             && let Ok(pl) = Payload::decode(h.kind, p)
         {
-            set.apply(&pl);
+            // A refused designation (a key that is no admissible identity) counts as none.
+            let _ = set.apply(&pl);
         }
     }
     let mut records: Vec<AttestationRecord> = Vec::new();
