@@ -1,13 +1,14 @@
-//! Peer-id exhaustion (issue 15): thousands of throwaway keys publish valid `Heads`
-//! through a relay to a node that never connects to them. Publishers that are not
-//! connected get no core peer id, so afterwards the node still fetches from a new
-//! honest peer.
+//! Peer churn against real nodes (issue 15):
 //!
-//! Topology: `relay` and `victim` are `glitter node` processes connected to each
-//! other. Each publisher is an in-process libp2p swarm with a fresh key: it connects to
-//! the relay only, publishes one empty `Heads` on the heads topic and goes away (so the
-//! relay also sees thousands of short connections). The relay forwards every message to
-//! the victim.
+//! - peer-id exhaustion: thousands of throwaway keys publish valid `Heads` through a
+//!   relay to a node that never connects to them. Publishers that are not connected
+//!   get no core peer id, so afterwards the node still fetches from a new honest peer;
+//! - bans: after a thousand throwaway connections a misbehaving peer is still banned,
+//!   its ban holds through more churn, and it is banned again at once when it
+//!   reconnects.
+//!
+//! Each throwaway peer is an in-process libp2p swarm with a fresh key: it connects to
+//! one node, publishes one empty `Heads` on the heads topic and goes away.
 
 mod net_common;
 
@@ -75,6 +76,25 @@ async fn publish_once(relay: Multiaddr) -> bool {
     }
 }
 
+/// Runs `n` throwaway publishers against `addr`; returns how many published.
+fn flood(rt: &tokio::runtime::Runtime, addr: &Multiaddr, n: u64) -> u64 {
+    rt.block_on(async {
+        futures::stream::iter(0..n)
+            .map(|_| publish_once(addr.clone()))
+            .buffer_unordered(CONCURRENT)
+            .filter(|ok| futures::future::ready(*ok))
+            .count()
+            .await
+    }) as u64
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+}
+
 fn accepted(node: &NodeProc) -> u64 {
     node.ctl(Request::Status).data["net"]["gossip_accepted"]
         .as_u64()
@@ -103,10 +123,7 @@ fn thousands_of_forwarded_publishers_do_not_exhaust_peer_ids() {
         },
     );
     let relay_addr: Multiaddr = relay.addr.parse().unwrap();
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
+    let rt = runtime();
     // Publish until the victim accepted PUBLISHERS messages beyond the relay's own
     // (the relay publishes its heads every tick, counted as they arrive).
     let mut sent = 0u64;
@@ -127,15 +144,7 @@ fn thousands_of_forwarded_publishers_do_not_exhaust_peer_ids() {
             "only {got} of {sent} publishers reached the victim"
         );
         let missing = PUBLISHERS - got;
-        let ok = rt.block_on(async {
-            futures::stream::iter(0..missing)
-                .map(|_| publish_once(relay_addr.clone()))
-                .buffer_unordered(CONCURRENT)
-                .filter(|ok| futures::future::ready(*ok))
-                .count()
-                .await
-        });
-        sent += ok as u64;
+        sent += flood(&rt, &relay_addr, missing);
         // Let the relay forward the last ones.
         std::thread::sleep(Duration::from_millis(1_500));
     }
@@ -168,6 +177,106 @@ fn thousands_of_forwarded_publishers_do_not_exhaust_peer_ids() {
     eprintln!(
         "victim fetched {last} blocks from a new peer {:.0} ms after following; test took {:.1} s",
         t1.elapsed().as_secs_f64() * 1e3,
+        t0.elapsed().as_secs_f64()
+    );
+}
+
+/// The core's ban of `peer` as `node` lists it: (banned, core score), if connected.
+fn ban_row(node: &NodeProc, peer: &str) -> Option<(bool, i64)> {
+    let peers = node.ctl(Request::Peers).data;
+    let row = peers
+        .as_array()?
+        .iter()
+        .find(|r| r["peer_id"] == peer)?
+        .clone();
+    Some((row["banned"].as_bool()?, row["core_score"].as_i64()?))
+}
+
+#[test]
+fn a_ban_survives_throwaway_connections_and_a_reconnect() {
+    const THROWAWAY: u64 = 1_000;
+    let t0 = Instant::now();
+    let dir = tempfile::tempdir().unwrap();
+    let tick = vec!["--tick-ms".to_string(), "200".to_string()];
+    let mut author = NodeProc::new(dir.path(), "author", 0x71);
+    author.extra = tick.clone();
+    author.start();
+    let mut honest = NodeProc::new(dir.path(), "honest", 0x72);
+    honest.extra = tick.clone();
+    honest.peers = vec![author.addr.clone()];
+    honest.start();
+    let a = author.author.clone();
+    honest.follow(&a);
+    // A thousand throwaway peers connect to the honest node first (more than the core
+    // peer table's 64 entries).
+    let rt = runtime();
+    let honest_addr: Multiaddr = honest.addr.parse().unwrap();
+    let n = flood(&rt, &honest_addr, THROWAWAY);
+    assert!(
+        n >= THROWAWAY * 9 / 10,
+        "only {n} throwaway peers published"
+    );
+    // Then a forging peer connects and misbehaves: it is banned.
+    let mut evil = NodeProc::new(dir.path(), "evil", 0x73);
+    evil.extra = [tick.clone(), vec!["--evil".into()]].concat();
+    evil.peers = vec![author.addr.clone(), honest.addr.clone()];
+    evil.start();
+    evil.follow(&a);
+    let evil_peer = evil.peer_id();
+    let mut last = 0;
+    for i in 0..6 {
+        last = author.post(&format!("post {i}")).0;
+        std::thread::sleep(Duration::from_millis(150));
+    }
+    let (_, score) = wait_for(
+        "the honest node to ban the forging peer after the churn",
+        Duration::from_secs(30),
+        || ban_row(&honest, &evil_peer).filter(|(banned, _)| *banned),
+    );
+    assert!(score <= -50, "core score {score}");
+    // More churn: the ban holds.
+    let n = flood(&rt, &honest_addr, THROWAWAY);
+    assert!(
+        n >= THROWAWAY * 9 / 10,
+        "only {n} throwaway peers published"
+    );
+    assert_eq!(
+        ban_row(&honest, &evil_peer).map(|(b, _)| b),
+        Some(true),
+        "still banned after {THROWAWAY} more throwaway peers"
+    );
+    // The forging peer leaves and comes back (a new connection, a new core id): it is
+    // banned again as soon as it is listed.
+    evil.kill9();
+    wait_for(
+        "the honest node to notice the forging peer left",
+        Duration::from_secs(20),
+        || ban_row(&honest, &evil_peer).is_none().then_some(()),
+    );
+    evil.start();
+    let (banned, score) = wait_for(
+        "the forging peer to reconnect",
+        Duration::from_secs(20),
+        || ban_row(&honest, &evil_peer),
+    );
+    assert!(banned, "the ban survives a reconnect (core score {score})");
+    // Honest replication went on throughout.
+    wait_for(
+        "the honest node to replicate",
+        Duration::from_secs(20),
+        || (honest.head_of(&a) >= last).then_some(()),
+    );
+    let after = author.post("after the churn").0;
+    wait_for(
+        "the honest node to replicate after the churn",
+        Duration::from_secs(20),
+        || (honest.head_of(&a) >= after).then_some(()),
+    );
+    let status = honest.ctl(Request::Status).data;
+    eprintln!(
+        "ban test: core invalid {}, from banned {}; took {:.1} s",
+        status["core"]["invalid"],
+        status["core"]["from_banned"],
         t0.elapsed().as_secs_f64()
     );
 }
