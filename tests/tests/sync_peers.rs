@@ -17,14 +17,17 @@ use std::cell::Cell;
 use std::rc::Rc;
 use std::time::Instant;
 
+/// One author's stored blocks, in seq order.
+type Chain = Vec<(Header, Option<Vec<u8>>)>;
+
 /// An in-memory store: every author's headers and payloads, in seq order.
 #[derive(Default)]
 struct Store {
-    chains: Vec<(PublicKey, Vec<(Header, Option<Vec<u8>>)>)>,
+    chains: Vec<(PublicKey, Chain)>,
 }
 
 impl Store {
-    fn chain(&self, author: &PublicKey) -> Option<&Vec<(Header, Option<Vec<u8>>)>> {
+    fn chain(&self, author: &PublicKey) -> Option<&Chain> {
         self.chains
             .iter()
             .find(|(a, _)| a == author)
@@ -253,4 +256,62 @@ fn replayed_fork_proofs_cost_no_signature_checks() {
     let (checks, us, _) = replay(true, &peers, 1_000);
     eprintln!("followed author, 1,000 peers: {checks} signature checks, {us:.2} µs per message");
     assert!(checks <= 10, "{checks} signature checks");
+}
+
+#[test]
+fn an_honest_resend_of_a_fork_proof_costs_nothing() {
+    // An honest peer resends each proof at most once per resend interval (5 s); the
+    // copies may arrive a little closer together.
+    let (mut n, checks) = node(1);
+    let author = keys(3);
+    assert!(n.follow(author.public()));
+    let msg = fork_message(&author);
+    let mut out = Sent::default();
+    let mut t = 1_000;
+    for i in 0..40u64 {
+        assert_eq!(n.handle(t, 9, &msg, &mut out), Ok(()));
+        t += 5_000 - (i % 3) * 400;
+    }
+    assert_eq!(n.peer_score(9), Some(0), "no penalty for honest resends");
+    assert_eq!(checks.get(), 2, "verified once");
+    assert_eq!(n.forked_at(&author.public()), Some(1));
+}
+
+#[test]
+fn a_forged_fork_proof_is_checked_once_and_its_copies_cost_score() {
+    let author = keys(3);
+    // A proof whose second signature is broken (a variant whose ids stay in canonical
+    // order, so it reaches the signature check).
+    let mut found = None;
+    for v in 0..64u8 {
+        let block = |payload: &[u8]| {
+            let mut st = ChainState::new(author.public()).expect("chain state");
+            st.append(&author, BlockKind::Post, 1_000, payload, &mut NoHeaders)
+                .expect("block 1")
+        };
+        let proof = ForkProof::new(block(&[v, 1]), block(&[v, 2])).expect("a fork");
+        let mut buf = [0u8; glitter_core::sync::message::MESSAGE_LEN_MAX];
+        let mut msg = Message::Fork(proof).emit(&mut buf).expect("emit").to_vec();
+        if let Some(b) = msg.last_mut() {
+            *b ^= 1;
+        }
+        let (mut n, checks) = node(1);
+        assert!(n.follow(author.public()));
+        let mut out = Sent::default();
+        if let Err(glitter_core::sync::HandleError::Invalid(_)) = n.handle(10, 9, &msg, &mut out) {
+            found = Some((n, checks, msg));
+            break;
+        }
+    }
+    let (mut n, checks, msg) = found.expect("a forged proof that reaches the signature check");
+    assert!(checks.get() <= 2);
+    let mut out = Sent::default();
+    // The same forged proof from other peers, well apart: no new check, a penalty each.
+    for p in 20..30u32 {
+        let r = n.handle(10_000 + u64::from(p) * 10_000, p, &msg, &mut out);
+        assert!(r.is_err(), "refused");
+        assert_eq!(n.peer_score(p), Some(-25));
+    }
+    assert!(checks.get() <= 2, "{} signature checks", checks.get());
+    assert!(n.forks().is_empty());
 }

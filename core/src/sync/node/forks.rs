@@ -6,8 +6,9 @@
 //! yet). Only a new, relevant proof is verified, through the node's
 //! [`SignatureCheck`].
 //!
-//! Penalties: the same proof again from the same peer within the resend interval (an
-//! honest node never resends sooner) and proofs beyond the budget cost the sender the
+//! Penalties: the same proof again from the same peer within half the resend interval
+//! (an honest node never resends sooner than the interval) and proofs beyond the budget
+//! cost the sender the
 //! malformed-message penalty; a proof whose signatures fail costs the invalid penalty,
 //! and so does a copy of it later. A proof merely unsolicited (about an author this
 //! node does not follow) costs nothing the first time: honest nodes flood every proof
@@ -77,7 +78,9 @@ where
         let seen = self.seen_forks.iter().position(|s| s.digest == digest);
         let verdict = match seen.and_then(|i| self.seen_forks.get_mut(i)) {
             Some(s) => {
-                let replay = s.from == from && now_ms.saturating_sub(s.at_ms) < interval;
+                // An honest peer resends a proof at most once per interval; half of
+                // it leaves room for delivery times that vary.
+                let replay = s.from == from && now_ms.saturating_sub(s.at_ms) < interval / 2;
                 s.from = from;
                 s.at_ms = now_ms;
                 if replay {
@@ -107,6 +110,10 @@ where
                 self.stats.invalid += 1;
                 self.penalise(from, self.config.penalty_invalid, now_ms);
                 return Err(HandleError::Invalid(e));
+            }
+            Verdict::Valid if self.follows(&author) && known.is_none() => {
+                // Verified before but not kept (the table was full then): keep it now.
+                self.remember_fork(proof);
             }
             Verdict::Valid => {}
             Verdict::Unchecked if !self.follows(&author) || known.is_some() => {}

@@ -331,6 +331,9 @@ impl Runtime {
             "store_full": s.store_full,
             "wants_sent": s.wants_sent,
             "forks": s.forks,
+            "forks_ignored": s.forks_ignored,
+            "forks_replayed": s.forks_replayed,
+            "peers": self.node.peer_count(),
         });
         let lines = vec![
             format!("author   {me}"),
