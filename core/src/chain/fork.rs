@@ -1,5 +1,6 @@
 //! Fork proofs: transferable evidence that an author signed two blocks at one seq.
 
+use super::{Ed25519Check, SignatureCheck};
 use crate::lipmaa::SEQ_MAX;
 use crate::sig::{PublicKey, SigError};
 use crate::wire::WireError;
@@ -86,6 +87,23 @@ impl ForkProof {
     /// # Errors
     /// The first failing [`ForkError`].
     pub fn verify(&self) -> Result<(), ForkError> {
+        self.verify_with(&mut Ed25519Check)
+    }
+
+    /// As [`ForkProof::verify`], with the two signatures checked by `sigs` (the shape
+    /// is checked first, so a malformed proof costs no signature check).
+    ///
+    /// # Errors
+    /// The first failing [`ForkError`].
+    pub fn verify_with<C: SignatureCheck + ?Sized>(&self, sigs: &mut C) -> Result<(), ForkError> {
+        self.check_shape()?;
+        sigs.check(&self.first).map_err(ForkError::BadSignature)?;
+        sigs.check(&self.second).map_err(ForkError::BadSignature)?;
+        Ok(())
+    }
+
+    /// Everything [`ForkProof::verify`] checks except the signatures.
+    fn check_shape(&self) -> Result<(), ForkError> {
         let (a, b) = (&self.first, &self.second);
         if a.author != b.author {
             return Err(ForkError::DifferentAuthors);
@@ -103,8 +121,6 @@ impl ForkProof {
         if ia > ib {
             return Err(ForkError::NonCanonical);
         }
-        a.verify_signature().map_err(ForkError::BadSignature)?;
-        b.verify_signature().map_err(ForkError::BadSignature)?;
         Ok(())
     }
 
@@ -122,6 +138,15 @@ impl ForkProof {
     /// # Errors
     /// [`ForkError::Wire`] for malformed bytes, or as [`ForkProof::verify`].
     pub fn decode(bytes: &[u8]) -> Result<ForkProof, ForkError> {
+        let p = ForkProof::decode_unverified(bytes)?;
+        p.verify()?;
+        Ok(p)
+    }
+
+    /// Decodes a proof and checks its shape, but not its signatures: the caller must
+    /// call [`ForkProof::verify_with`] before trusting or storing it (the replication
+    /// node does, once it knows the proof is new and about an author it follows).
+    pub(crate) fn decode_unverified(bytes: &[u8]) -> Result<ForkProof, ForkError> {
         if bytes.len() != FORK_PROOF_LEN {
             return Err(ForkError::Wire(if bytes.len() < FORK_PROOF_LEN {
                 WireError::Truncated {
@@ -138,7 +163,7 @@ impl ForkProof {
         let first = Header::decode(x).map_err(ForkError::Wire)?;
         let second = Header::decode(y).map_err(ForkError::Wire)?;
         let p = ForkProof { first, second };
-        p.verify()?;
+        p.check_shape()?;
         Ok(p)
     }
 }

@@ -117,6 +117,18 @@ impl<'a> Message<'a> {
     /// A [`WireError`] naming the first problem; fork proofs that do not verify are
     /// [`WireError::Malformed`].
     pub fn parse(b: &'a [u8]) -> Result<Message<'a>, WireError> {
+        Message::parse_inner(b, true)
+    }
+
+    /// As [`Message::parse`], but a fork proof's signatures are not checked: the
+    /// replication node checks them itself, and only for a proof it needs, so a
+    /// replayed or irrelevant proof costs no signature check. A `Fork` from here must
+    /// go through [`ForkProof::verify_with`] before it is trusted.
+    pub(crate) fn parse_unverified(b: &'a [u8]) -> Result<Message<'a>, WireError> {
+        Message::parse_inner(b, false)
+    }
+
+    fn parse_inner(b: &'a [u8], verify_forks: bool) -> Result<Message<'a>, WireError> {
         if b.len() > MESSAGE_LEN_MAX {
             return Err(WireError::Oversize {
                 len: b.len(),
@@ -201,8 +213,13 @@ impl<'a> Message<'a> {
             }
             TAG_FORK => {
                 exact(b, 1 + FORK_PROOF_LEN)?;
-                let p = ForkProof::decode(take(b, 1, FORK_PROOF_LEN)?)
-                    .map_err(|_| WireError::Malformed)?;
+                let bytes = take(b, 1, FORK_PROOF_LEN)?;
+                let p = if verify_forks {
+                    ForkProof::decode(bytes)
+                } else {
+                    ForkProof::decode_unverified(bytes)
+                }
+                .map_err(|_| WireError::Malformed)?;
                 Ok(Message::Fork(p))
             }
             _ => Err(WireError::Malformed),

@@ -85,6 +85,8 @@ where
         rng: &mut R,
         out: &mut O,
     ) {
+        self.now_ms = self.now_ms.max(now_ms);
+        self.drop_expired(now_ms);
         let n = self.peers.len();
         if n == 0 {
             return;
@@ -96,6 +98,7 @@ where
             for i in 0..n {
                 if let Some(p) = self.peers.get(i).copied()
                     && p.banned_until_ms <= now_ms
+                    && !p.gone
                 {
                     self.send_forks(now_ms, p.id, None, out);
                 }
@@ -107,6 +110,7 @@ where
             let i = (rng.next_u32() as usize) % n;
             if let Some(p) = self.peers.get(i).copied()
                 && p.banned_until_ms <= now_ms
+                && !p.gone
             {
                 self.gossip_to(now_ms, p.id, out);
                 return;

@@ -35,11 +35,15 @@ where
         bytes: &[u8],
         out: &mut O,
     ) -> Result<(), HandleError> {
+        self.now_ms = self.now_ms.max(now_ms);
         if self.is_banned(from, now_ms) {
             self.stats.from_banned += 1;
             return Err(HandleError::Banned);
         }
-        let msg = match Message::parse(bytes) {
+        self.touch(from);
+        // Fork proofs come back unverified: `on_fork` checks their signatures only if
+        // it needs them.
+        let msg = match Message::parse_unverified(bytes) {
             Ok(m) => m,
             Err(e) => {
                 self.stats.invalid += 1;
@@ -65,14 +69,7 @@ where
                 self.drain_parked(now_ms);
                 r
             }
-            Message::Fork(proof) => {
-                // Only about authors we replicate: anyone can fork their own chain, so
-                // proofs about strangers would just fill the table.
-                if self.follows(&proof.author()) {
-                    self.remember_fork(proof);
-                }
-                Ok(())
-            }
+            Message::Fork(proof) => self.on_fork(now_ms, from, bytes, proof),
         }
     }
 
@@ -240,7 +237,7 @@ where
         }
     }
 
-    fn remember_fork(&mut self, p: ForkProof) {
+    pub(super) fn remember_fork(&mut self, p: ForkProof) {
         if self.forks.iter().any(|f| f.author() == p.author()) {
             return;
         }

@@ -2,11 +2,14 @@
 //!
 //! The [`Node`] and the types of its API live here; its methods are split by concern:
 //!
-//! - `peers`: the peer table (ids, scores, penalties, bans);
+//! - `peers`: the peer table (ids, scores, penalties, bans, eviction);
 //! - `wants`: wants in flight and blocks parked until their predecessor arrives;
 //! - `gossip`: what a tick announces (heads, fork proofs) and to whom;
-//! - `handle`: what a received message does.
+//! - `handle`: what a received message does;
+//! - `forks`: received fork proofs (checked for relevance and replay before their
+//!   signatures).
 
+mod forks;
 mod gossip;
 mod handle;
 mod peers;
@@ -17,6 +20,7 @@ use crate::sig::{KeyPair, PublicKey};
 use crate::sync::message::Message;
 use crate::wire::WireError;
 use crate::wire::header::{BlockKind, Header};
+use forks::{SEEN_FORKS_MAX, SeenFork};
 use gossip::RECENT_MAX;
 use heapless::Vec;
 use peers::Peer;
@@ -129,6 +133,11 @@ pub struct NodeStats {
     pub wants_sent: u64,
     /// Fork proofs learned.
     pub forks: u64,
+    /// Fork proofs dropped without a signature check: already seen, about an author
+    /// this node does not follow, or one it already holds a proof against.
+    pub forks_ignored: u64,
+    /// Fork proofs refused as a replay or flood (the sender was penalised).
+    pub forks_replayed: u64,
 }
 
 /// Why a message was not processed.
@@ -196,6 +205,10 @@ pub struct Node<
     interests: Vec<PublicKey, AUTHORS>,
     wants: Vec<PendingWant, WANTS>,
     forks: Vec<ForkProof, FORKS>,
+    /// Digests of fork proofs received lately (bounded; oldest evicted).
+    seen_forks: Vec<SeenFork, SEEN_FORKS_MAX>,
+    /// The latest time the caller passed in (the clock of peer ages).
+    now_ms: u64,
     recent: Vec<PublicKey, RECENT_MAX>,
     parked: Vec<Parked, PARKED>,
     stored: Vec<Stored, STORED_NOTICES_MAX>,
@@ -231,6 +244,8 @@ where
             interests,
             wants: Vec::new(),
             forks: Vec::new(),
+            seen_forks: Vec::new(),
+            now_ms: 0,
             recent: Vec::new(),
             parked: Vec::new(),
             stored: Vec::new(),

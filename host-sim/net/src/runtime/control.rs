@@ -11,13 +11,11 @@ use crate::control::{INFO_NAME, REQUEST_LEN_MAX, Request, Response, socket_path}
 use crate::error::{NodeError, RequestError, host_line, one_line};
 use glitter_core::sig::PublicKey;
 use glitter_core::store::BlockLog;
-use glitter_core::sync::PeerId as CorePeer;
 use glitter_core::sync::SyncStore;
 use glitter_core::wire::header::Header;
 use glitter_host::account::{Action, Context, author_arg};
 use glitter_host::datadir::{chain_from_log, write_atomic};
 use glitter_host::feed;
-use libp2p::PeerId;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -333,6 +331,9 @@ impl Runtime {
             "store_full": s.store_full,
             "wants_sent": s.wants_sent,
             "forks": s.forks,
+            "forks_ignored": s.forks_ignored,
+            "forks_replayed": s.forks_replayed,
+            "peers": self.node.peer_count(),
         });
         let lines = vec![
             format!("author   {me}"),
@@ -387,10 +388,7 @@ impl Runtime {
         let now = self.now_ms();
         let mut rows = Vec::new();
         let mut lines = Vec::new();
-        let mut ids: Vec<(PeerId, CorePeer)> =
-            self.peer_ids.iter().map(|(p, i)| (*p, *i)).collect();
-        ids.sort_by_key(|(_, i)| *i);
-        for (pid, id) in ids {
+        for (pid, id) in self.peers.connected() {
             let score = self.node.peer_score(id);
             let banned = self.node.is_banned(id, now);
             let gossip = self.swarm.behaviour().gossipsub.peer_score(&pid);

@@ -31,6 +31,7 @@ mod adversary;
 mod control;
 mod custody;
 mod own;
+mod peers;
 mod swarm;
 
 pub use swarm::{LIBP2P_KEY_DOMAIN, libp2p_keypair};
@@ -54,6 +55,7 @@ use libp2p::request_response;
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::{Multiaddr, PeerId, Swarm, TransportError, identify, mdns};
+use peers::PeerTable;
 use rand_chacha::ChaCha8Rng;
 use rand_core::SeedableRng;
 use std::collections::{HashMap, HashSet};
@@ -71,8 +73,6 @@ pub const LOCK_NAME: &str = "node.lock";
 pub const REQUESTS_IN_FLIGHT_MAX: usize = 64;
 /// Most messages one core call may emit before the outbox refuses more.
 const OUTBOX_MAX: usize = 256;
-/// Most libp2p peers mapped to core peer ids; later ones share one id.
-const PEER_TABLE_MAX: usize = 4096;
 /// How often configured peers that are not connected are dialled again.
 const REDIAL_MS: u64 = 2_000;
 
@@ -122,8 +122,8 @@ struct Runtime {
     node: Box<CoreNode>,
     keys: KeyPair,
     topic: IdentTopic,
-    peer_ids: HashMap<PeerId, CorePeer>,
-    peer_of: Vec<PeerId>,
+    /// Core ids of connected peers (see `peers`).
+    peers: PeerTable,
     connected: HashSet<PeerId>,
     /// The last `Heads` each peer published: handled again after its blocks arrive, so
     /// a long chain is fetched want after want without waiting for the next tick.
@@ -220,8 +220,7 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         node,
         keys,
         topic,
-        peer_ids: HashMap::new(),
-        peer_of: Vec::new(),
+        peers: PeerTable::default(),
         connected: HashSet::new(),
         last_heads: HashMap::new(),
         in_flight: 0,
@@ -283,21 +282,43 @@ impl Runtime {
         self.clock.now_ms()
     }
 
-    fn core_id(&mut self, peer: PeerId) -> CorePeer {
-        if let Some(id) = self.peer_ids.get(&peer) {
-            return *id;
-        }
-        if self.peer_of.len() >= PEER_TABLE_MAX {
-            return CorePeer::MAX;
-        }
-        let id = self.peer_of.len() as CorePeer;
-        self.peer_of.push(peer);
-        self.peer_ids.insert(peer, id);
-        id
+    /// The core id of a connected peer (`None` for any other).
+    fn core_id(&self, peer: PeerId) -> Option<CorePeer> {
+        self.peers.id(&peer)
     }
 
     fn libp2p_id(&self, id: CorePeer) -> Option<PeerId> {
-        self.peer_of.get(id as usize).copied()
+        self.peers.peer(id)
+    }
+
+    /// A peer's first connection is up: give it a core id (handing the core any ban it
+    /// had when it left), or disconnect it if the table is full.
+    fn peer_connected(&mut self, peer: PeerId) {
+        let now = self.now_ms();
+        let Some(id) = self.peers.connect(peer) else {
+            let _ = self.swarm.disconnect_peer_id(peer);
+            return;
+        };
+        self.node.add_peer(id);
+        if let Some(until) = self.peers.take_ban(&peer, now) {
+            self.node.ban_peer(id, until);
+            self.mirror_score(id);
+        }
+    }
+
+    /// A peer's last connection closed: free its core id, keeping its ban here.
+    fn peer_disconnected(&mut self, peer: &PeerId) {
+        let now = self.now_ms();
+        let Some(id) = self.peers.disconnect(peer) else {
+            return;
+        };
+        if let Some(until) = self.node.banned_until(id)
+            && until > now
+        {
+            self.peers.remember_ban(*peer, until, now);
+        }
+        self.node.peer_gone(id);
+        self.last_heads.remove(&id);
     }
 
     /// Mirrors the core's score of `id` into gossipsub's application score.
@@ -401,8 +422,7 @@ impl Runtime {
                 if num_established.get() == 1 {
                     self.send_hello(peer_id);
                 }
-                let id = self.core_id(peer_id);
-                self.node.add_peer(id);
+                self.peer_connected(peer_id);
                 self.dial_targets.connected(&endpoint, peer_id);
             }
             SwarmEvent::ConnectionClosed {
@@ -412,6 +432,7 @@ impl Runtime {
             } => {
                 self.connected.remove(&peer_id);
                 self.forget_author(&peer_id);
+                self.peer_disconnected(&peer_id);
             }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
@@ -460,18 +481,26 @@ impl Runtime {
                 self.stats.gossip_rejected += 1;
                 // Malformed bytes cost the forwarding peer core score too (the core
                 // penalises whatever it cannot parse).
-                let from = self.core_id(via);
-                if glitter_core::sync::Message::parse(&message.data).is_err() {
+                if let Some(from) = self.core_id(via)
+                    && glitter_core::sync::Message::parse(&message.data).is_err()
+                {
                     let _ = self.node.handle(now, from, &message.data, &mut out);
                     self.mirror_score(from);
                 }
             }
             Ok(()) => {
                 self.stats.gossip_accepted += 1;
-                // Heads name what their publisher holds: ask the publisher.
-                let from = self.core_id(message.source.unwrap_or(via));
-                let _ = self.node.handle(now, from, &message.data, &mut out);
-                self.last_heads.insert(from, message.data);
+                // Heads name what their publisher holds: ask the publisher if it is
+                // connected, else the peer that forwarded them. Publishers that are
+                // not connected get no core id, so they cannot fill the peer table.
+                let from = message
+                    .source
+                    .and_then(|p| self.core_id(p))
+                    .or_else(|| self.core_id(via));
+                if let Some(from) = from {
+                    let _ = self.node.handle(now, from, &message.data, &mut out);
+                    self.last_heads.insert(from, message.data);
+                }
             }
         }
         self.route(out, None);
@@ -484,7 +513,10 @@ impl Runtime {
                 request_response::Message::Request {
                     request, channel, ..
                 } => {
-                    let from = self.core_id(peer);
+                    let Some(from) = self.core_id(peer) else {
+                        // Its connection closed meanwhile: the answer has nowhere to go.
+                        return;
+                    };
                     let mut out = VecOutbox::new(OUTBOX_MAX);
                     let _ = self.node.handle(now, from, &request, &mut out);
                     self.mirror_score(from);
@@ -508,7 +540,9 @@ impl Runtime {
                 request_response::Message::Response { response, .. } => {
                     self.in_flight = self.in_flight.saturating_sub(1);
                     self.stats.responses_received += 1;
-                    let from = self.core_id(peer);
+                    let Some(from) = self.core_id(peer) else {
+                        return;
+                    };
                     let before = self.node.stats().blocks_stored;
                     let mut out = VecOutbox::new(OUTBOX_MAX);
                     for msg in &response {
