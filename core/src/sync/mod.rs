@@ -21,6 +21,6 @@ pub mod node;
 
 pub use message::{HeadEntry, Message};
 pub use node::{
-    Config, GossipMode, HandleError, Node, NodeStats, Outbox, OutboxFull, PeerId, StoreFull,
-    Stored, SyncStore,
+    Config, GossipMode, HandleError, Node, NodeStats, Outbox, OutboxFull, PeerId, REFUSED_RETRY_MS,
+    StoreFull, Stored, SyncStore,
 };

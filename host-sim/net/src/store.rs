@@ -109,7 +109,12 @@ impl FlashStore {
         let u = self.log.usage();
         let div = q.reserve_divisor.max(1);
         let index_free = u.blocks_max.saturating_sub(u.blocks) as u64;
-        if u.flash_bytes_free < u.flash_bytes / div || index_free < u.blocks_max as u64 / div {
+        // The record this block would take (head, payload, commit word and padding).
+        let record =
+            glitter_core::store::format::RECORD_HEAD_LEN as u64 + u64::from(header.payload_len) + 8;
+        if u.flash_bytes_free.saturating_sub(record) < u.flash_bytes / div
+            || index_free <= u.blocks_max as u64 / div
+        {
             return Some(format!(
                 "the last 1/{div} of the store is reserved for your own chain"
             ));
@@ -169,5 +174,92 @@ impl SyncStore for FlashStore {
                 Err(StoreFull)
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use glitter_core::BlockBuilder;
+    use glitter_core::chain::ChainState;
+    use glitter_core::sig::KeyPair;
+    use glitter_core::social::Payload;
+    use glitter_host::flash_file::FileFlash;
+
+    /// Appends `author`'s next block (a post) through the store, as replication does.
+    fn append_next(store: &mut FlashStore, keys: &KeyPair, n: u64) -> Result<(), StoreFull> {
+        let me = keys.public();
+        let head = store.log_ref().head(&me);
+        let state = ChainState::resume(me, head).expect("resume");
+        let mut b = BlockBuilder::new(keys.clone(), state).expect("builder");
+        let payload = Payload::post(&format!("post {n} {}", "x".repeat(200)), None).expect("post");
+        let (h, bytes) = {
+            let mut src = BlockLog::source(store.log(), me);
+            let (h, bytes) = b.next(&payload, n, &mut src).expect("next");
+            (h, bytes.to_vec())
+        };
+        SyncStore::append(store, &h, Some(&bytes))
+    }
+
+    #[test]
+    fn a_flooding_author_leaves_room_for_ones_own_chain() {
+        // A mounted log is large: run on a thread with room for it.
+        std::thread::Builder::new()
+            .stack_size(16 << 20)
+            .spawn(|| {
+                let dir = tempfile::tempdir().expect("tempdir");
+                let flash =
+                    FileFlash::create(dir.path().join("chain.img"), 64 * 4096).expect("image");
+                let mut flash = flash;
+                flash.set_sync_writes(false);
+                let log = Box::new(HostLog::format(flash).expect("format"));
+                let mut store = FlashStore::new(log);
+                let me = KeyPair::from_seed([1; 32]).expect("me");
+                let flooder = KeyPair::from_seed([2; 32]).expect("flooder");
+                store.me = Some(me.public());
+                let mut stored = 0u64;
+                while append_next(&mut store, &flooder, stored).is_ok() {
+                    stored += 1;
+                }
+                assert_eq!(store.quota_refused, 1, "{:?}", store.last_error);
+                assert!(
+                    store
+                        .last_error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("reserved")),
+                    "{:?}",
+                    store.last_error
+                );
+                let u = store.log_ref().usage();
+                assert!(u.flash_bytes_free >= u.flash_bytes / 8, "{u:?}");
+                // One's own chain still has its room: about 1/8 of the image.
+                let mut own = 0u64;
+                while append_next(&mut store, &me, own).is_ok() {
+                    own += 1;
+                }
+                println!("flooder stored {stored} blocks, then own chain {own} blocks");
+                assert!(own * 10 >= stored / 8, "own {own}, flooder {stored}");
+                // A quota stops an author well before the reserve.
+                let mut store2 = {
+                    let flash =
+                        FileFlash::create(dir.path().join("b.img"), 64 * 4096).expect("image");
+                    FlashStore::new(Box::new(HostLog::format(flash).expect("format")))
+                };
+                store2.quota.blocks_per_author = 10;
+                let mut n = 0;
+                while append_next(&mut store2, &flooder, n).is_ok() {
+                    n += 1;
+                }
+                assert_eq!(n, 10);
+                assert!(
+                    store2
+                        .last_error
+                        .as_deref()
+                        .is_some_and(|e| e.contains("quota of 10"))
+                );
+            })
+            .expect("spawn")
+            .join()
+            .expect("test thread");
     }
 }

@@ -86,7 +86,7 @@ where
             let mine = self.store.head(&e.author);
             let my_seq = mine.map_or(0, |h| h.seq);
             if self.follows(&e.author) {
-                if e.seq > my_seq {
+                if e.seq > my_seq && !self.is_refused(&e.author, now_ms) {
                     let count = (e.seq - my_seq).min(u64::from(WANT_COUNT_MAX)) as u8;
                     self.send_want(now_ms, from, e.author, my_seq + 1, count, out);
                 } else if e.seq > 0 {
@@ -190,6 +190,7 @@ where
                     .retain(|w| !(w.author == author && h.seq.saturating_add(1) >= w.end));
                 if self.store.append(&h, payload).is_err() {
                     self.stats.store_full += 1;
+                    self.note_refused(author, now_ms);
                 } else {
                     self.stats.blocks_stored += 1;
                     self.mark_recent(author);

@@ -167,6 +167,10 @@ pub struct Stored {
 /// How many stored-block notices are kept for the caller before the oldest is dropped.
 pub const STORED_NOTICES_MAX: usize = 32;
 
+/// How long a followed author whose block the store refused (its quota, or no room)
+/// is not fetched from again: one minute.
+pub const REFUSED_RETRY_MS: u64 = 60_000;
+
 /// Adapts a [`SyncStore`] to one author's [`HeaderSource`].
 struct AuthorSource<'s, S: SyncStore> {
     store: &'s mut S,
@@ -215,6 +219,9 @@ pub struct Node<
     rotation: usize,
     /// A fork proof arrived since the last tick: offer it to every peer.
     fork_flood: bool,
+    /// Followed authors whose block the store refused (its quota, or no room), with the
+    /// time until which they are not fetched again: no download loop.
+    refused: Vec<(PublicKey, u64), AUTHORS>,
     stats: NodeStats,
 }
 
@@ -251,6 +258,7 @@ where
             stored: Vec::new(),
             rotation: 0,
             fork_flood: false,
+            refused: Vec::new(),
             stats: NodeStats::default(),
         }
     }

@@ -1,7 +1,7 @@
 //! Wants in flight (so a block is fetched about once however many peers announce
 //! it), and blocks parked until their predecessor arrives.
 
-use super::{Node, Outbox, PeerId, SyncStore};
+use super::{Node, Outbox, PeerId, REFUSED_RETRY_MS, SyncStore};
 use crate::chain::SignatureCheck;
 use crate::sig::PublicKey;
 use crate::sync::message::{Message, WANT_COUNT_MAX};
@@ -154,5 +154,25 @@ where
             let p = self.parked.remove(i);
             let _ = self.on_block(now_ms, p.from, &p.header, p.payload.as_deref());
         }
+    }
+
+    /// Whether `author`'s blocks are not fetched now: the store refused one less than
+    /// [`REFUSED_RETRY_MS`] ago.
+    pub(super) fn is_refused(&self, author: &PublicKey, now_ms: u64) -> bool {
+        self.refused
+            .iter()
+            .any(|(a, until)| a == author && now_ms < *until)
+    }
+
+    /// Notes that the store refused a block of `author`: it is not fetched again for
+    /// [`REFUSED_RETRY_MS`] (then once more, in case room was made).
+    pub(super) fn note_refused(&mut self, author: PublicKey, now_ms: u64) {
+        self.refused
+            .retain(|(a, until)| *a != author && now_ms < *until);
+        // Bounded by AUTHORS; when full (every followed author refused at once) the
+        // extra one is simply fetched again later.
+        let _ = self
+            .refused
+            .push((author, now_ms.saturating_add(REFUSED_RETRY_MS)));
     }
 }
