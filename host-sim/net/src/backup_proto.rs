@@ -22,11 +22,13 @@
 //! - every message but a package (`Deliver`) and a release (`Release`) is at most
 //!   [`SMALL_FRAME_MAX`] bytes;
 //! - a larger `Deliver` is read only from a peer that proved, with `Hello`, an author
-//!   key this node follows ([`BackupGate`]), and only [`LARGE_READS_MAX`] at a time;
-//!   from anyone else it is discarded unread in [`DRAIN_CHUNK`] pieces and answered
-//!   with a refusal ([`BackupRequest::NotAnOwner`]);
-//! - a larger `Release` is read only by a restoring device ([`BackupCodec::device`]),
-//!   which asked for it;
+//!   key this node follows
+//!   ([`BackupGate`](crate::backup_codec::BackupGate)), and only [`LARGE_READS_MAX`]
+//!   at a time; from anyone else it is discarded unread in [`DRAIN_CHUNK`] pieces and
+//!   answered with a refusal ([`BackupRequest::NotAnOwner`]);
+//! - a larger `Release` is read only by a restoring device
+//!   ([`BackupCodec::device`](crate::backup_codec::BackupCodec::device)), which asked
+//!   for it;
 //! - the buffer grows with the bytes that arrive, never to the declared length at once;
 //! - lists and byte strings are counted against what the frame holds before they are
 //!   decoded (at most [`RECORDS_MAX`] shard records, [`REASON_LEN_MAX`] bytes of
@@ -37,8 +39,6 @@ use glitter_core::sig::{KeyPair, PublicKey, SIGNATURE_LEN, Signature};
 use libp2p::{PeerId, StreamProtocol};
 use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-
-pub use crate::backup_codec::{BackupCodec, BackupGate, decode_body, encode_frame};
 
 /// The protocol name.
 pub const BACKUP_PROTOCOL: StreamProtocol = StreamProtocol::new("/glitter/backup/1");

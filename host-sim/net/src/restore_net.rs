@@ -14,7 +14,8 @@
 //!
 //! Nothing is written here: the caller writes the chain and the identity at the end.
 
-use super::backup_proto::{BackupCodec, BackupRequest, BackupResponse, check_hello, device_code};
+use super::backup_codec::BackupCodec;
+use super::backup_proto::{BackupRequest, BackupResponse, check_hello, device_code};
 use super::codec::SyncCodec;
 use super::transport::{
     DialTargets, backup_behaviour, identify_behaviour, sync_behaviour, tcp_swarm,

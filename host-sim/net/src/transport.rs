@@ -1,9 +1,9 @@
 //! The libp2p pieces a node and a restoring device share: TCP + noise + yamux, identify,
 //! and the two glitter request-response protocols.
 
+use super::backup_codec::{BackupCodec, BackupGate};
 use super::backup_proto::{
-    BACKUP_PROTOCOL, BackupCodec, BackupGate, BackupRequest, BackupResponse,
-    STREAMS_PER_CONNECTION_MAX,
+    BACKUP_PROTOCOL, BackupRequest, BackupResponse, STREAMS_PER_CONNECTION_MAX,
 };
 use super::codec::{SYNC_PROTOCOL, SyncCodec};
 use crate::error::SwarmError;
