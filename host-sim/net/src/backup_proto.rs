@@ -11,18 +11,34 @@
 //! | [`BackupRequest::Head`] | a restoring device, to peers | [`BackupResponse::Head`]: the stored head of an author |
 //!
 //! Framing: a `u32` little-endian length, then that many bytes of the message in
-//! postcard. The length is checked against [`FRAME_LEN_MAX`] before anything is
-//! allocated, and a message must decode exactly (no trailing bytes). Everything a
-//! message carries (manifest block, sealed share, shard records) is checked again by
-//! the receiver's backup engine; the transport is not trusted.
+//! postcard. A message must decode exactly (no trailing bytes). Everything a message
+//! carries (manifest block, sealed share, shard records) is checked again by the
+//! receiver's backup engine; the transport is not trusted.
+//!
+//! **Nothing is allocated on a stranger's say-so** (issue 15). The reader takes the
+//! length and the message kind (the first body byte, postcard's variant index) before
+//! anything else:
+//!
+//! - every message but a package (`Deliver`) and a release (`Release`) is at most
+//!   [`SMALL_FRAME_MAX`] bytes;
+//! - a larger `Deliver` is read only from a peer that proved, with `Hello`, an author
+//!   key this node follows
+//!   ([`BackupGate`](crate::backup_codec::BackupGate)), and only [`LARGE_READS_MAX`]
+//!   at a time; from anyone else it is discarded unread in [`DRAIN_CHUNK`] pieces and
+//!   answered with a refusal ([`BackupRequest::NotAnOwner`]);
+//! - a larger `Release` is read only by a restoring device
+//!   ([`BackupCodec::device`](crate::backup_codec::BackupCodec::device)), which asked
+//!   for it;
+//! - the buffer grows with the bytes that arrive, never to the declared length at once;
+//! - lists and byte strings are counted against what the frame holds before they are
+//!   decoded (at most [`RECORDS_MAX`] shard records, [`REASON_LEN_MAX`] bytes of
+//!   reason), for requests and responses alike.
 
-use async_trait::async_trait;
-use futures::prelude::*;
 use glitter_core::hash::Hash;
 use glitter_core::sig::{KeyPair, PublicKey, SIGNATURE_LEN, Signature};
 use libp2p::{PeerId, StreamProtocol};
+use serde::de::{self, Deserializer, SeqAccess, Visitor};
 use serde::{Deserialize, Serialize};
-use std::io;
 
 /// The protocol name.
 pub const BACKUP_PROTOCOL: StreamProtocol = StreamProtocol::new("/glitter/backup/1");
@@ -31,6 +47,20 @@ pub const BACKUP_PROTOCOL: StreamProtocol = StreamProtocol::new("/glitter/backup
 /// 1/k of the encrypted chain per range. A chain whose shards exceed this cannot be
 /// backed up over the network (the offline `glitter backup create` has no such limit).
 pub const FRAME_LEN_MAX: usize = 32 * 1024 * 1024;
+
+/// The largest frame of every message but a package or a release: `Hello`, `Fetch`
+/// and `Head` requests are under 100 bytes, and every other answer under 700.
+pub const SMALL_FRAME_MAX: usize = 4 * 1024;
+
+/// Most large frames (packages) a node reads at once, from all its peers together.
+pub const LARGE_READS_MAX: usize = 2;
+
+/// Most concurrent `/glitter/backup/1` streams on one connection (libp2p drops the
+/// streams beyond it).
+pub const STREAMS_PER_CONNECTION_MAX: usize = 8;
+
+/// The buffer a package from a peer that is not a followed owner is discarded through.
+pub const DRAIN_CHUNK: usize = 8 * 1024;
 
 /// Most shard records in one package or release (a manifest lists at most 8 ranges).
 pub const RECORDS_MAX: usize = 8;
@@ -55,10 +85,13 @@ pub enum BackupRequest {
     /// The owner hands a custodian its part of a backup.
     Deliver {
         /// The `BackupManifest` block: 212 header bytes, then the payload.
+        #[serde(deserialize_with = "bytes")]
         manifest_block: Vec<u8>,
         /// The share sealed to this custodian (140 bytes).
+        #[serde(deserialize_with = "bytes")]
         share: Vec<u8>,
         /// The shard records of the new range (the custodian keeps older ones).
+        #[serde(deserialize_with = "records")]
         records: Vec<Vec<u8>>,
     },
     /// A restoring device asks for `owner`'s share, sealed to its one-time key.
@@ -73,6 +106,14 @@ pub enum BackupRequest {
         /// Whose chain.
         author: [u8; 32],
     },
+    /// Never on the wire: what the codec hands the node instead of a package larger
+    /// than [`SMALL_FRAME_MAX`] from a peer that is not a followed owner. The package
+    /// was discarded unread; the node answers with a refusal.
+    #[serde(skip)]
+    NotAnOwner {
+        /// The declared frame length.
+        len: u32,
+    },
 }
 
 /// A response on `/glitter/backup/1`.
@@ -84,6 +125,7 @@ pub enum BackupResponse {
         /// The author key.
         author: [u8; 32],
         /// The signature.
+        #[serde(deserialize_with = "bytes")]
         sig: Vec<u8>,
     },
     /// The package passed every check and is stored; `receipt` (64 bytes) is the
@@ -92,11 +134,13 @@ pub enum BackupResponse {
         /// Bytes now held for the owner (share and shard records).
         bytes: u64,
         /// The signed receipt.
+        #[serde(deserialize_with = "bytes")]
         receipt: Vec<u8>,
     },
     /// The request was refused, with a one-line reason.
     Refused {
         /// Why.
+        #[serde(deserialize_with = "reason")]
         reason: String,
     },
     /// The custodian holds a backup of the owner but has not approved this device.
@@ -106,10 +150,13 @@ pub enum BackupResponse {
     /// The custodian's answer to an approved device.
     Release {
         /// The manifest block it holds (header ‖ payload).
+        #[serde(deserialize_with = "bytes")]
         manifest_block: Vec<u8>,
         /// Its share re-sealed to the device (172 bytes).
+        #[serde(deserialize_with = "bytes")]
         release: Vec<u8>,
         /// Its shard records, one per range.
+        #[serde(deserialize_with = "records")]
         records: Vec<Vec<u8>>,
     },
     /// The stored head of the asked author (seq 0 and a zero id if none).
@@ -209,178 +256,78 @@ pub fn parse_device_code(s: &str) -> Result<String, String> {
     Ok(out)
 }
 
-/// The `/glitter/backup/1` codec (stateless).
-#[derive(Clone, Copy, Debug, Default)]
-pub struct BackupCodec;
-
-fn invalid(what: impl Into<String>) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, what.into())
-}
-
-/// Encodes one frame (length ‖ postcard).
-///
-/// # Errors
-/// `InvalidData` if the message does not encode or exceeds [`FRAME_LEN_MAX`].
-pub fn encode_frame<T: Serialize>(msg: &T) -> io::Result<Vec<u8>> {
-    let body = postcard::to_allocvec(msg).map_err(|e| invalid(format!("glitter backup: {e}")))?;
-    if body.len() > FRAME_LEN_MAX {
-        return Err(invalid(format!(
-            "glitter backup: a {} byte message exceeds the {FRAME_LEN_MAX} byte frame limit",
-            body.len()
-        )));
-    }
-    let mut out = (body.len() as u32).to_le_bytes().to_vec();
-    out.extend_from_slice(&body);
-    Ok(out)
-}
-
-/// Decodes a frame body: the whole of `bytes` must be one message.
-///
-/// # Errors
-/// `InvalidData` on malformed bytes or trailing data.
-pub fn decode_body<T: for<'de> Deserialize<'de>>(bytes: &[u8]) -> io::Result<T> {
-    let (msg, rest) = postcard::take_from_bytes::<T>(bytes)
-        .map_err(|e| invalid(format!("glitter backup: malformed message: {e}")))?;
-    if !rest.is_empty() {
-        return Err(invalid("glitter backup: trailing bytes after the message"));
-    }
-    Ok(msg)
-}
-
-async fn read_frame<T, M>(io: &mut T) -> io::Result<M>
-where
-    T: AsyncRead + Unpin + Send,
-    M: for<'de> Deserialize<'de>,
-{
-    let mut len = [0u8; 4];
-    io.read_exact(&mut len).await?;
-    let len = u32::from_le_bytes(len) as usize;
-    if len == 0 || len > FRAME_LEN_MAX {
-        return Err(invalid("glitter backup: frame length out of range"));
-    }
-    let mut buf = vec![0u8; len];
-    io.read_exact(&mut buf).await?;
-    decode_body(&buf)
-}
-
-async fn write_frame<T, M>(io: &mut T, msg: &M) -> io::Result<()>
-where
-    T: AsyncWrite + Unpin + Send,
-    M: Serialize,
-{
-    let frame = encode_frame(msg)?;
-    io.write_all(&frame).await?;
-    io.close().await
-}
-
-#[async_trait]
-impl libp2p::request_response::Codec for BackupCodec {
-    type Protocol = StreamProtocol;
-    type Request = BackupRequest;
-    type Response = BackupResponse;
-
-    async fn read_request<T>(&mut self, _: &StreamProtocol, io: &mut T) -> io::Result<BackupRequest>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        let req: BackupRequest = read_frame(io).await?;
-        if let BackupRequest::Deliver { records, .. } = &req
-            && records.len() > RECORDS_MAX
-        {
-            return Err(invalid("glitter backup: too many shard records"));
+/// A byte string, taken as bytes: postcard checks the length against what the frame
+/// holds before anything is copied (the wire form is that of a `Vec<u8>`).
+fn bytes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<u8>, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = Vec<u8>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a byte string")
         }
-        Ok(req)
-    }
-
-    async fn read_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-    ) -> io::Result<BackupResponse>
-    where
-        T: AsyncRead + Unpin + Send,
-    {
-        let res: BackupResponse = read_frame(io).await?;
-        match &res {
-            BackupResponse::Release { records, .. } if records.len() > RECORDS_MAX => {
-                Err(invalid("glitter backup: too many shard records"))
-            }
-            BackupResponse::Refused { reason } if reason.len() > REASON_LEN_MAX => {
-                Err(invalid("glitter backup: refusal reason too long"))
-            }
-            _ => Ok(res),
+        fn visit_bytes<E: de::Error>(self, v: &[u8]) -> Result<Vec<u8>, E> {
+            Ok(v.to_vec())
         }
     }
+    d.deserialize_bytes(V)
+}
 
-    async fn write_request<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        req: BackupRequest,
-    ) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        write_frame(io, &req).await
-    }
+/// One shard record inside [`records`].
+struct Record(Vec<u8>);
 
-    async fn write_response<T>(
-        &mut self,
-        _: &StreamProtocol,
-        io: &mut T,
-        res: BackupResponse,
-    ) -> io::Result<()>
-    where
-        T: AsyncWrite + Unpin + Send,
-    {
-        write_frame(io, &res).await
+impl<'de> Deserialize<'de> for Record {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Record, D::Error> {
+        bytes(d).map(Record)
     }
+}
+
+/// At most [`RECORDS_MAX`] shard records: the count is checked before any is decoded.
+fn records<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+    struct V;
+    impl<'de> Visitor<'de> for V {
+        type Value = Vec<Vec<u8>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "at most {RECORDS_MAX} shard records")
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let n = seq.size_hint().unwrap_or(RECORDS_MAX + 1);
+            if n > RECORDS_MAX {
+                return Err(de::Error::invalid_length(n, &self));
+            }
+            let mut out = Vec::with_capacity(n);
+            while let Some(Record(r)) = seq.next_element()? {
+                if out.len() == RECORDS_MAX {
+                    return Err(de::Error::invalid_length(RECORDS_MAX + 1, &self));
+                }
+                out.push(r);
+            }
+            Ok(out)
+        }
+    }
+    d.deserialize_seq(V)
+}
+
+/// A refusal reason of at most [`REASON_LEN_MAX`] bytes, checked before it is copied.
+fn reason<'de, D: Deserializer<'de>>(d: D) -> Result<String, D::Error> {
+    struct V;
+    impl Visitor<'_> for V {
+        type Value = String;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a reason of at most {REASON_LEN_MAX} bytes")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<String, E> {
+            if v.len() > REASON_LEN_MAX {
+                return Err(E::invalid_length(v.len(), &self));
+            }
+            Ok(v.to_string())
+        }
+    }
+    d.deserialize_str(V)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use libp2p::request_response::Codec;
-
-    fn block_on<F: Future>(f: F) -> F::Output {
-        futures::executor::block_on(f)
-    }
-
-    #[test]
-    fn frames_round_trip_and_bounds_hold() {
-        let mut c = BackupCodec;
-        let req = BackupRequest::Deliver {
-            manifest_block: vec![7; 300],
-            share: vec![1; 140],
-            records: vec![vec![2; 1000], vec![3; 10]],
-        };
-        let mut buf = Vec::new();
-        block_on(c.write_request(&BACKUP_PROTOCOL, &mut buf, req.clone())).unwrap();
-        let mut r = &buf[..];
-        assert_eq!(
-            block_on(c.read_request(&BACKUP_PROTOCOL, &mut r)).unwrap(),
-            req
-        );
-        // Trailing bytes inside a frame, zero and oversized lengths, truncation.
-        let mut body = postcard::to_allocvec(&BackupRequest::Hello).unwrap();
-        body.push(0);
-        let mut frame = (body.len() as u32).to_le_bytes().to_vec();
-        frame.extend_from_slice(&body);
-        assert!(block_on(c.read_request(&BACKUP_PROTOCOL, &mut &frame[..])).is_err());
-        assert!(block_on(c.read_request(&BACKUP_PROTOCOL, &mut &[0u8, 0, 0, 0][..])).is_err());
-        let huge = ((FRAME_LEN_MAX + 1) as u32).to_le_bytes();
-        assert!(block_on(c.read_request(&BACKUP_PROTOCOL, &mut &huge[..])).is_err());
-        assert!(block_on(c.read_request(&BACKUP_PROTOCOL, &mut &buf[..buf.len() - 1])).is_err());
-        // Too many records.
-        let many = BackupRequest::Deliver {
-            manifest_block: vec![],
-            share: vec![],
-            records: vec![vec![]; RECORDS_MAX + 1],
-        };
-        let mut buf = Vec::new();
-        block_on(c.write_request(&BACKUP_PROTOCOL, &mut buf, many)).unwrap();
-        assert!(block_on(c.read_request(&BACKUP_PROTOCOL, &mut &buf[..])).is_err());
-    }
 
     #[test]
     fn hello_binds_the_author_to_the_peer_id() {

@@ -19,6 +19,7 @@
 //!
 //! [`Node`]: glitter_core::sync::Node
 
+pub mod backup_codec;
 pub mod backup_proto;
 pub mod codec;
 pub mod control;

@@ -14,7 +14,8 @@
 //!
 //! Nothing is written here: the caller writes the chain and the identity at the end.
 
-use super::backup_proto::{BackupCodec, BackupRequest, BackupResponse, check_hello, device_code};
+use super::backup_codec::BackupCodec;
+use super::backup_proto::{BackupRequest, BackupResponse, check_hello, device_code};
 use super::codec::SyncCodec;
 use super::transport::{
     DialTargets, backup_behaviour, identify_behaviour, sync_behaviour, tcp_swarm,
@@ -116,12 +117,13 @@ impl Device<'_> {
         match ev {
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 endpoint,
                 num_established,
                 ..
             } => {
                 self.connected.insert(peer_id);
-                self.targets.connected(&endpoint, peer_id);
+                self.targets.connected(connection_id, &endpoint, peer_id);
                 if num_established.get() == 1 {
                     let id = self
                         .swarm
@@ -139,7 +141,12 @@ impl Device<'_> {
                 self.connected.remove(&peer_id);
                 self.fetch_in_flight.remove(&peer_id);
             }
-            SwarmEvent::OutgoingConnectionError { error, .. } => {
+            SwarmEvent::OutgoingConnectionError {
+                connection_id,
+                error,
+                ..
+            } => {
+                self.targets.failed(connection_id);
                 let line = format!("cannot connect: {error}");
                 if !self.lines.contains(&line) {
                     self.say(line);
@@ -271,7 +278,7 @@ fn build_client() -> Result<Swarm<Client>, RestoreError> {
     let key = libp2p::identity::Keypair::ed25519_from_bytes(os::random32()?)
         .map_err(SwarmError::Identity)?;
     let behaviour = Client {
-        backup: backup_behaviour(ProtocolSupport::Outbound),
+        backup: backup_behaviour(BackupCodec::device(), ProtocolSupport::Outbound),
         sync: sync_behaviour(ProtocolSupport::Outbound),
         identify: identify_behaviour(&key),
         ping: ping::Behaviour::new(ping::Config::new()),

@@ -1,14 +1,25 @@
 //! The libp2p pieces a node and a restoring device share: TCP + noise + yamux, identify,
 //! and the two glitter request-response protocols.
 
-use super::backup_proto::{BACKUP_PROTOCOL, BackupCodec};
+use super::backup_codec::{BackupCodec, BackupGate};
+use super::backup_proto::{
+    BACKUP_PROTOCOL, BackupRequest, BackupResponse, STREAMS_PER_CONNECTION_MAX,
+};
 use super::codec::{SYNC_PROTOCOL, SyncCodec};
 use crate::error::SwarmError;
+use libp2p::core::transport::PortUse;
+use libp2p::core::{Endpoint, connection::ConnectedPoint};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
-use libp2p::swarm::NetworkBehaviour;
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{
+    ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
+    THandlerOutEvent, ToSwarm,
+};
 use libp2p::{Multiaddr, PeerId, Swarm, identify, noise, tcp, yamux};
 use std::collections::HashSet;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 /// How long a sync request (a `Want` and its blocks) may take.
@@ -57,14 +68,137 @@ pub fn sync_behaviour(support: ProtocolSupport) -> request_response::Behaviour<S
     )
 }
 
-/// `/glitter/backup/1`, served (`Full`) or only asked (`Outbound`).
-pub fn backup_behaviour(support: ProtocolSupport) -> request_response::Behaviour<BackupCodec> {
+/// `/glitter/backup/1` with `codec`, served (`Full`) or only asked (`Outbound`); at
+/// most [`STREAMS_PER_CONNECTION_MAX`] streams at once per connection.
+pub fn backup_behaviour(
+    codec: BackupCodec,
+    support: ProtocolSupport,
+) -> request_response::Behaviour<BackupCodec> {
     request_response::Behaviour::with_codec(
-        BackupCodec,
+        codec,
         [(BACKUP_PROTOCOL, support)],
         request_response::Config::default()
-            .with_request_timeout(Duration::from_secs(BACKUP_TIMEOUT_S)),
+            .with_request_timeout(Duration::from_secs(BACKUP_TIMEOUT_S))
+            .with_max_concurrent_streams(STREAMS_PER_CONNECTION_MAX),
     )
+}
+
+/// A node's `/glitter/backup/1`: the request-response behaviour, with each
+/// connection's codec told its remote peer (so it reads large packages only from the
+/// owners in the [`BackupGate`]). Derefs to the request-response behaviour.
+pub struct GatedBackup {
+    inner: request_response::Behaviour<BackupCodec>,
+    gate: Arc<BackupGate>,
+}
+
+impl GatedBackup {
+    /// The served behaviour, with a fresh gate (no owners).
+    pub fn new() -> GatedBackup {
+        let gate = Arc::new(BackupGate::default());
+        GatedBackup {
+            inner: backup_behaviour(BackupCodec::node(gate.clone()), ProtocolSupport::Full),
+            gate,
+        }
+    }
+
+    /// The gate its codecs share.
+    pub fn gate(&self) -> &BackupGate {
+        &self.gate
+    }
+}
+
+impl Default for GatedBackup {
+    fn default() -> Self {
+        GatedBackup::new()
+    }
+}
+
+impl std::ops::Deref for GatedBackup {
+    type Target = request_response::Behaviour<BackupCodec>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+impl std::ops::DerefMut for GatedBackup {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.inner
+    }
+}
+
+impl NetworkBehaviour for GatedBackup {
+    type ConnectionHandler =
+        <request_response::Behaviour<BackupCodec> as NetworkBehaviour>::ConnectionHandler;
+    type ToSwarm = request_response::Event<BackupRequest, BackupResponse>;
+
+    fn handle_pending_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<(), ConnectionDenied> {
+        self.inner
+            .handle_pending_inbound_connection(id, local, remote)
+    }
+
+    fn handle_established_inbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        local: &Multiaddr,
+        remote: &Multiaddr,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        // The handler clones the codec here: the clone learns `peer`.
+        let inner = &mut self.inner;
+        self.gate.with_peer(peer, || {
+            inner.handle_established_inbound_connection(id, peer, local, remote)
+        })
+    }
+
+    fn handle_pending_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: Option<PeerId>,
+        addresses: &[Multiaddr],
+        role: Endpoint,
+    ) -> Result<Vec<Multiaddr>, ConnectionDenied> {
+        self.inner
+            .handle_pending_outbound_connection(id, peer, addresses, role)
+    }
+
+    fn handle_established_outbound_connection(
+        &mut self,
+        id: ConnectionId,
+        peer: PeerId,
+        addr: &Multiaddr,
+        role: Endpoint,
+        port_use: PortUse,
+    ) -> Result<THandler<Self>, ConnectionDenied> {
+        let inner = &mut self.inner;
+        self.gate.with_peer(peer, || {
+            inner.handle_established_outbound_connection(id, peer, addr, role, port_use)
+        })
+    }
+
+    fn on_swarm_event(&mut self, event: FromSwarm) {
+        self.inner.on_swarm_event(event);
+    }
+
+    fn on_connection_handler_event(
+        &mut self,
+        peer: PeerId,
+        id: ConnectionId,
+        event: THandlerOutEvent<Self>,
+    ) {
+        self.inner.on_connection_handler_event(peer, id, event);
+    }
+
+    fn poll(
+        &mut self,
+        cx: &mut Context<'_>,
+    ) -> Poll<ToSwarm<Self::ToSwarm, THandlerInEvent<Self>>> {
+        self.inner.poll(cx)
+    }
 }
 
 /// The address without its `/p2p/` part (to match a dial target with the address a
@@ -75,32 +209,95 @@ pub fn strip_p2p(a: &Multiaddr) -> Multiaddr {
         .collect()
 }
 
-/// Addresses to keep dialling, each with the peer id learned when a dial succeeded.
+/// Addresses to keep dialling: each with the peer id learned when a dial succeeded,
+/// and the dial under way, if any. A target is dialled only when its peer is neither
+/// connected nor being dialled, so a node opens one connection per peer pair.
 #[derive(Clone, Debug, Default)]
-pub struct DialTargets(pub Vec<(Multiaddr, Option<PeerId>)>);
+pub struct DialTargets(pub Vec<DialTarget>);
+
+/// One address of [`DialTargets`].
+#[derive(Clone, Debug)]
+pub struct DialTarget {
+    /// The address given.
+    pub addr: Multiaddr,
+    /// The peer a dial of it reached.
+    pub peer: Option<PeerId>,
+    /// The dial under way.
+    pub dialing: Option<ConnectionId>,
+}
 
 impl DialTargets {
     /// Targets for `addrs`, none connected yet.
     pub fn new<'a>(addrs: impl IntoIterator<Item = &'a Multiaddr>) -> DialTargets {
-        DialTargets(addrs.into_iter().map(|a| (a.clone(), None)).collect())
+        DialTargets(
+            addrs
+                .into_iter()
+                .map(|a| DialTarget {
+                    addr: a.clone(),
+                    peer: None,
+                    dialing: None,
+                })
+                .collect(),
+        )
     }
 
-    /// Dials every target that is not connected now.
-    pub fn redial<B: NetworkBehaviour>(&self, swarm: &mut Swarm<B>, connected: &HashSet<PeerId>) {
-        for (a, p) in &self.0 {
-            if p.is_none_or(|p| !connected.contains(&p)) {
-                let _ = swarm.dial(a.clone());
+    /// Dials every target that is neither connected nor being dialled. A target whose
+    /// peer is known is dialled by peer id, so libp2p also skips it while any other
+    /// dial of that peer (or an inbound connection from it) is under way.
+    pub fn redial<B: NetworkBehaviour>(
+        &mut self,
+        swarm: &mut Swarm<B>,
+        connected: &HashSet<PeerId>,
+    ) {
+        for t in &mut self.0 {
+            if t.dialing.is_some() || t.peer.is_some_and(|p| connected.contains(&p)) {
+                continue;
+            }
+            let opts = match t.peer {
+                Some(p) => DialOpts::peer_id(p)
+                    .condition(PeerCondition::DisconnectedAndNotDialing)
+                    .addresses(vec![t.addr.clone()])
+                    .build(),
+                None => DialOpts::unknown_peer_id().address(t.addr.clone()).build(),
+            };
+            let id = opts.connection_id();
+            if swarm.dial(opts).is_ok() {
+                t.dialing = Some(id);
             }
         }
     }
 
-    /// Records that dialling `endpoint` reached `peer`.
-    pub fn connected(&mut self, endpoint: &libp2p::core::ConnectedPoint, peer: PeerId) {
-        if let libp2p::core::ConnectedPoint::Dialer { address, .. } = endpoint {
-            for (a, p) in &mut self.0 {
-                if strip_p2p(a) == strip_p2p(address) {
-                    *p = Some(peer);
+    /// Records that connection `id` to `endpoint` reached `peer`.
+    pub fn connected(&mut self, id: ConnectionId, endpoint: &ConnectedPoint, peer: PeerId) {
+        for t in &mut self.0 {
+            if t.dialing == Some(id) {
+                t.dialing = None;
+            }
+        }
+        if let ConnectedPoint::Dialer { address, .. } = endpoint {
+            for t in &mut self.0 {
+                if strip_p2p(&t.addr) == strip_p2p(address) {
+                    t.peer = Some(peer);
                 }
+            }
+        }
+    }
+
+    /// Records the listen addresses `peer` announced (identify): a target among them
+    /// is that peer, also when it was the peer that dialled.
+    pub fn identified(&mut self, peer: PeerId, listen: &[Multiaddr]) {
+        for t in &mut self.0 {
+            if listen.iter().any(|l| strip_p2p(l) == strip_p2p(&t.addr)) {
+                t.peer = Some(peer);
+            }
+        }
+    }
+
+    /// Records that the dial `id` failed.
+    pub fn failed(&mut self, id: ConnectionId) {
+        for t in &mut self.0 {
+            if t.dialing == Some(id) {
+                t.dialing = None;
             }
         }
     }

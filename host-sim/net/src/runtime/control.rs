@@ -169,6 +169,7 @@ impl Runtime {
                 if !self.follows.contains(&a) {
                     self.follows.push(a);
                 }
+                self.refresh_owners();
                 self.announce();
                 Ok(Response::ok(
                     vec![action.done(&h)],
@@ -181,6 +182,7 @@ impl Runtime {
                 let h = self.append_action(&action, "unfollow")?;
                 self.node.unfollow(&a);
                 self.follows.retain(|f| *f != a);
+                self.refresh_owners();
                 Ok(Response::ok(
                     vec![action.done(&h)],
                     serde_json::json!({"seq": h.seq}),
@@ -374,6 +376,7 @@ impl Runtime {
                 "peer_id": self.swarm.local_peer_id().to_string(),
                 "listen": self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
                 "connected": self.connected.len(),
+                "connections": self.swarm.network_info().connection_counters().num_established(),
                 "heads": heads,
                 "blocks": usage.blocks,
                 "core": core,

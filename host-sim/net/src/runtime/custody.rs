@@ -120,6 +120,19 @@ impl Runtime {
     /// Forgets a disconnected peer's author.
     pub(super) fn forget_author(&mut self, peer: &PeerId) {
         self.backup.authors.remove(peer);
+        self.refresh_owners();
+    }
+
+    /// Tells the backup codecs which connected peers are owners this node follows:
+    /// only they may send packages larger than `SMALL_FRAME_MAX`.
+    pub(super) fn refresh_owners(&mut self) {
+        let owners = self
+            .backup
+            .authors
+            .iter()
+            .filter(|(_, a)| self.follows.contains(a))
+            .map(|(p, _)| *p);
+        self.swarm.behaviour().backup.gate().set_owners(owners);
     }
 
     /// Handles an event of the `/glitter/backup/1` behaviour.
@@ -145,6 +158,7 @@ impl Runtime {
                             match check_hello(&peer, &author, &sig) {
                                 Ok(pk) => {
                                     self.backup.authors.insert(peer, pk);
+                                    self.refresh_owners();
                                 }
                                 Err(e) => self.out.line(&format!("glitter node: peer {peer}: {e}")),
                             }
@@ -201,6 +215,21 @@ impl Runtime {
                 }
             },
             BackupRequest::Fetch { owner, device } => self.release(peer, owner, device),
+            BackupRequest::NotAnOwner { len } => {
+                let me = self.keys.public();
+                let reason = match self.backup.author_of(&peer) {
+                    Some(a) => format!(
+                        "{me} keeps backups only for authors it follows, and does not follow {a}"
+                    ),
+                    None => {
+                        format!("{peer} has not proven an author key (Hello) that {me} follows")
+                    }
+                };
+                self.out.line(&format!(
+                    "glitter node: refused a {len} byte backup package from {peer} unread: {reason}"
+                ));
+                refused(reason)
+            }
         }
     }
 

@@ -57,7 +57,7 @@ use libp2p::swarm::dial_opts::DialOpts;
 use libp2p::{Multiaddr, PeerId, Swarm, TransportError, identify, mdns};
 use peers::PeerTable;
 use rand_chacha::ChaCha8Rng;
-use rand_core::SeedableRng;
+use rand_core::{Rng, SeedableRng};
 use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -73,7 +73,7 @@ pub const LOCK_NAME: &str = "node.lock";
 pub const REQUESTS_IN_FLIGHT_MAX: usize = 64;
 /// Most messages one core call may emit before the outbox refuses more.
 const OUTBOX_MAX: usize = 256;
-/// How often configured peers that are not connected are dialled again.
+/// How often (on average) configured peers that are not connected are dialled again.
 const REDIAL_MS: u64 = 2_000;
 
 /// The core node as this process runs it: 64 peers, 256 replicated authors, 64 wants
@@ -257,7 +257,13 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
             ev = rt.swarm.select_next_some() => rt.on_swarm_event(ev),
             Some((req, reply)) = ctl_rx.recv() => rt.on_control_msg(req, reply),
             _ = tick.tick() => rt.on_tick(),
-            _ = redial.tick() => rt.redial(),
+            _ = redial.tick() => {
+                rt.redial();
+                // Jittered (1–3 s), so two nodes that dial each other at the same moment
+                // (and each refuse the other's connection) do not do so again and again.
+                let jitter = rt.rng.next_u64() % REDIAL_MS;
+                redial.reset_after(Duration::from_millis(REDIAL_MS / 2 + jitter));
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -414,6 +420,7 @@ impl Runtime {
             }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
+                connection_id,
                 endpoint,
                 num_established,
                 ..
@@ -423,7 +430,8 @@ impl Runtime {
                     self.send_hello(peer_id);
                 }
                 self.peer_connected(peer_id);
-                self.dial_targets.connected(&endpoint, peer_id);
+                self.dial_targets
+                    .connected(connection_id, &endpoint, peer_id);
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -434,11 +442,15 @@ impl Runtime {
                 self.forget_author(&peer_id);
                 self.peer_disconnected(&peer_id);
             }
+            SwarmEvent::OutgoingConnectionError { connection_id, .. } => {
+                self.dial_targets.failed(connection_id);
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Identify(identify::Event::Received {
                 peer_id,
                 info,
                 ..
             })) => {
+                self.dial_targets.identified(peer_id, &info.listen_addrs);
                 for addr in info.listen_addrs {
                     self.swarm.add_peer_address(peer_id, addr);
                 }

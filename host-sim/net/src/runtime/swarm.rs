@@ -2,10 +2,9 @@
 //! the two request-response protocols, identify, ping, optional mDNS) and the gossip
 //! validator.
 
-use crate::backup_proto::BackupCodec;
 use crate::codec::SyncCodec;
 use crate::error::SwarmError;
-use crate::transport::{backup_behaviour, identify_behaviour, sync_behaviour, tcp_swarm};
+use crate::transport::{GatedBackup, identify_behaviour, sync_behaviour, tcp_swarm};
 use glitter_core::hash::Hash;
 use glitter_core::sig::KeyPair;
 use glitter_core::sync::Message;
@@ -14,18 +13,31 @@ use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::swarm::behaviour::toggle::Toggle;
-use libp2p::{Swarm, identify, mdns, ping};
+use libp2p::{Swarm, connection_limits, identify, mdns, ping};
 use std::time::Duration;
 
 /// The domain tag of the libp2p key derivation (see [`libp2p_keypair`]).
 pub const LIBP2P_KEY_DOMAIN: &[u8] = b"glitter/libp2p-identity/v1";
 
+/// Most connections established at once, inbound and outbound together.
+pub const CONNECTIONS_MAX: u32 = 256;
+/// Most inbound connections still in their handshake.
+pub const PENDING_INBOUND_MAX: u32 = 32;
+/// Most connections to one peer. A second one is refused as it is established, before
+/// any other behaviour sees it (so gossipsub never loses the subscription it sends
+/// once per peer on a connection that is then closed). Two nodes that dial each other
+/// at the same moment may each refuse a different one; the redial (jittered) then
+/// connects them.
+pub const CONNECTIONS_PER_PEER_MAX: u32 = 1;
+
 /// Everything a node speaks.
 #[derive(NetworkBehaviour)]
 pub(super) struct Behaviour {
+    /// First, so a connection it refuses reaches no other behaviour.
+    limits: connection_limits::Behaviour,
     pub(super) gossipsub: gossipsub::Behaviour,
     pub(super) sync: request_response::Behaviour<SyncCodec>,
-    pub(super) backup: request_response::Behaviour<BackupCodec>,
+    pub(super) backup: GatedBackup,
     identify: identify::Behaviour,
     ping: ping::Behaviour,
     mdns: Toggle<mdns::tokio::Behaviour>,
@@ -76,10 +88,15 @@ pub(super) fn build_swarm(
     } else {
         None
     };
+    let limits = connection_limits::ConnectionLimits::default()
+        .with_max_established(Some(CONNECTIONS_MAX))
+        .with_max_pending_incoming(Some(PENDING_INBOUND_MAX))
+        .with_max_established_per_peer(Some(CONNECTIONS_PER_PEER_MAX));
     let behaviour = Behaviour {
+        limits: connection_limits::Behaviour::new(limits),
         gossipsub: gossip,
         sync: sync_behaviour(ProtocolSupport::Full),
-        backup: backup_behaviour(ProtocolSupport::Full),
+        backup: GatedBackup::new(),
         identify: identify_behaviour(&key),
         ping: ping::Behaviour::new(ping::Config::new()),
         mdns: Toggle::from(mdns),
