@@ -50,6 +50,14 @@ pub fn parse_block(bytes: &[u8]) -> Result<Block, glitter_core::wire::WireError>
     Ok((h, p.to_vec()))
 }
 
+/// Whether a custodian directory holds something for `owner` (its manifest file
+/// exists): one `stat`, without reading or checking anything.
+pub fn holds_custody(custodian_root: &Path, owner: &PublicKey) -> bool {
+    custody_dir(custodian_root, owner)
+        .join("manifest.block")
+        .is_file()
+}
+
 /// Reads what a custodian directory holds for `owner`, if anything.
 ///
 /// # Errors

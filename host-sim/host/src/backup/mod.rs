@@ -20,7 +20,7 @@ pub use engine::{
     Block, Custody, Prepared, Response, RestoreFailure, Restored, check_manifest_block,
     prepare_backup, restore,
 };
-pub use files::{block_bytes, parse_block, read_custody, write_custody};
+pub use files::{block_bytes, holds_custody, parse_block, read_custody, write_custody};
 pub use mem_chain::MemChain;
 pub use own_dir::OwnDir;
 pub use owner::{

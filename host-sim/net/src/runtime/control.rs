@@ -383,6 +383,8 @@ impl Runtime {
                 "net": self.stats,
                 "store_errors": self.node.store_ref().append_errors,
                 "quota_refused": self.node.store_ref().quota_refused,
+                "fetch_refused": self.backup.fetch_refused,
+                "prompts_suppressed": self.backup.prompts_suppressed,
             }),
         )
     }
