@@ -5,6 +5,8 @@
 //! under the cofactored equation. Only `T = 0` may be admitted as an identity: at
 //! genesis, in a ring, as a witness or as a backup custodian.
 
+mod zk_common;
+
 use curve25519_dalek::edwards::{CompressedEdwardsY, EdwardsPoint};
 use ed25519_compact as ed;
 use glitter_core::attest::WitnessSet;
@@ -14,35 +16,20 @@ use glitter_core::sig::{self, KeyPair, PublicKey, SigError};
 use glitter_core::social::{Payload, Trust, TrustRole};
 use glitter_core::zk::{RingMember, Statement, ZkError};
 
-/// The canonical encodings of the eight points of order dividing 8: the identity, the
-/// point of order 2, the two of order 4 and the four of order 8. Public constants:
-/// the small-order blocklist of "Taming the many EdDSAs" (Chalkias, Garillot,
-/// Nikolaenko, 2020) and RFC 7748 §6 (there as Montgomery `u`-coordinates); the same
-/// eight are `SMALL_ORDER` in `core/src/sig.rs`. Order matters: index 0 is the identity.
-const SMALL_ORDER_HEX: [&str; 8] = [
-    "0100000000000000000000000000000000000000000000000000000000000000",
-    "ecffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff7f",
-    "0000000000000000000000000000000000000000000000000000000000000000",
-    "0000000000000000000000000000000000000000000000000000000000000080",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
-    "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac03fa",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
-    "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc85",
-];
-
+/// The eight points of order dividing 8 (the identity first), from the encodings
+/// `zk_common` holds with their source ("Taming the many EdDSAs", RFC 7748 §6).
 fn small_order() -> Vec<EdwardsPoint> {
-    SMALL_ORDER_HEX
-        .iter()
-        .map(|h| {
-            let bytes: [u8; 32] = hex::decode(h).unwrap().try_into().unwrap();
+    zk_common::small_order_points()
+        .into_iter()
+        .map(|bytes| {
             let p = CompressedEdwardsY(bytes).decompress().unwrap();
-            assert!(p.is_small_order(), "{h}");
+            assert!(p.is_small_order(), "{}", hex::encode(bytes));
             p
         })
         .collect()
 }
 
-/// `A + T` for every small-order `T`, in the order of [`SMALL_ORDER_HEX`].
+/// `A + T` for every small-order `T`, in the order of [`small_order`].
 fn variants(keys: &KeyPair) -> Vec<PublicKey> {
     let a = CompressedEdwardsY(keys.public().0).decompress().unwrap();
     small_order()

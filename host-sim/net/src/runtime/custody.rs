@@ -19,6 +19,7 @@
 //!   device learns the latest head before it writes anything.
 
 use super::Runtime;
+use super::fetch::{FETCH_PER_WINDOW_MAX, FetchCount};
 use super::own::{NodeChain, own_blocks};
 use crate::backup_proto::{
     BackupRequest, BackupResponse, REASON_LEN_MAX, check_hello, device_code, hello,
@@ -48,17 +49,6 @@ const APPROVALS_MAX: usize = 64;
 const CUSTODIES_MAX: usize = 256;
 /// Longest approval window.
 pub const APPROVAL_MAX_S: u64 = 24 * 3600;
-/// The window over which `Fetch` requests and approval prompts are counted per peer.
-pub const FETCH_WINDOW: Duration = Duration::from_secs(60);
-/// Most `Fetch` requests a peer may make per [`FETCH_WINDOW`]; more are refused
-/// without any work. A restoring device asks again about once a second while it waits
-/// for approval (every 250 ms: 240 a minute), within this.
-pub const FETCH_PER_WINDOW_MAX: u32 = 300;
-/// Most distinct device codes a peer may have shown to the operator per
-/// [`FETCH_WINDOW`]: a flood of codes cannot bury the real one.
-pub const PROMPTS_PER_WINDOW_MAX: u32 = 2;
-/// Most peers whose `Fetch` counts are kept (older windows are dropped first).
-const FETCH_PEERS_MAX: usize = 1024;
 
 /// A device the operator allowed to receive an owner's share.
 struct Approval {
@@ -96,25 +86,15 @@ pub(super) struct BackupState {
     jobs: Vec<Job>,
     next_job: u64,
     /// (owner, device code) pairs already reported to the operator.
-    reported: Vec<(PublicKey, String)>,
+    pub(super) reported: Vec<(PublicKey, String)>,
     /// Per peer: the start of its current [`FETCH_WINDOW`], its `Fetch` requests and
     /// the prompts it caused in that window.
-    fetches: HashMap<PeerId, FetchCount>,
+    pub(super) fetches: HashMap<PeerId, FetchCount>,
     /// `Fetch` requests refused by the rate limit, and prompts not shown, for the
     /// status.
     pub(super) fetch_refused: u64,
     /// Prompts not shown because a peer exceeded [`PROMPTS_PER_WINDOW_MAX`].
     pub(super) prompts_suppressed: u64,
-}
-
-/// One peer's `Fetch` requests in its current window.
-#[derive(Clone, Copy)]
-struct FetchCount {
-    since: Instant,
-    requests: u32,
-    prompts: u32,
-    /// Whether the operator was told this peer's prompts are being suppressed.
-    told: bool,
 }
 
 impl BackupState {
@@ -365,74 +345,6 @@ impl Runtime {
             }
             Err(e) => refused(host_line(e)),
         }
-    }
-
-    /// Counts a `Fetch` from `peer` in its current window and returns the count.
-    fn fetch_count(&mut self, peer: PeerId, now: Instant) -> FetchCount {
-        let fetches = &mut self.backup.fetches;
-        if fetches.len() >= FETCH_PEERS_MAX && !fetches.contains_key(&peer) {
-            fetches.retain(|_, c| now.duration_since(c.since) < FETCH_WINDOW);
-            if fetches.len() >= FETCH_PEERS_MAX {
-                // Every entry is current: drop the oldest window.
-                if let Some(oldest) = fetches.iter().min_by_key(|(_, c)| c.since).map(|(p, _)| *p) {
-                    fetches.remove(&oldest);
-                }
-            }
-        }
-        let c = fetches.entry(peer).or_insert(FetchCount {
-            since: now,
-            requests: 0,
-            prompts: 0,
-            told: false,
-        });
-        if now.duration_since(c.since) >= FETCH_WINDOW {
-            *c = FetchCount {
-                since: now,
-                requests: 0,
-                prompts: 0,
-                told: false,
-            };
-        }
-        c.requests += 1;
-        *c
-    }
-
-    /// Shows the operator a device code asking for `owner`'s backup, once per
-    /// (owner, code), and at most [`PROMPTS_PER_WINDOW_MAX`] new codes per peer per
-    /// window: a flood of codes is summarised in one line instead.
-    fn prompt(&mut self, peer: PeerId, owner: PublicKey, code: &str, now: Instant) {
-        if self
-            .backup
-            .reported
-            .iter()
-            .any(|(o, c)| *o == owner && c == code)
-        {
-            return;
-        }
-        let Some(count) = self.backup.fetches.get_mut(&peer) else {
-            return;
-        };
-        if now.duration_since(count.since) < FETCH_WINDOW && count.prompts >= PROMPTS_PER_WINDOW_MAX
-        {
-            self.backup.prompts_suppressed += 1;
-            if !count.told {
-                count.told = true;
-                self.out.line(&format!(
-                    "custody: peer {peer} keeps asking with new device codes; further codes \
-                     from it are not shown for a minute (a flood, or someone guessing)"
-                ));
-            }
-            return;
-        }
-        count.prompts += 1;
-        if self.backup.reported.len() >= APPROVALS_MAX {
-            self.backup.reported.remove(0);
-        }
-        self.backup.reported.push((owner, code.to_string()));
-        self.out.line(&format!(
-            "custody: peer {peer} asks for the backup of {owner} with device code {code}. \
-             If the owner confirms that code to you, run: glitter node release {owner} {code}"
-        ));
     }
 
     /// `glitter node release OWNER CODE`: lets the device with that code fetch the

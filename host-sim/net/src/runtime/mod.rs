@@ -30,6 +30,7 @@
 mod adversary;
 mod control;
 mod custody;
+mod fetch;
 mod own;
 mod peers;
 mod swarm;
