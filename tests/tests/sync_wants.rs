@@ -351,3 +351,39 @@ fn a_fully_answered_want_earns_a_point_back() {
     assert!(!n.want_ended(3_010, p, &w, WantEnd::Answered, true));
     assert_eq!(n.peer_score(p), Some(low + 1));
 }
+
+/// A liar announcing head + 3 every 50 ms is asked once for its run of blocks and once
+/// for the block past the honest peer's delivery: its announcements do not each make a
+/// new want (before chaining, every one after the delivery asked for the same block).
+#[test]
+fn a_liar_announcing_every_50_ms_is_not_asked_every_time() {
+    let author = keys(AUTHOR);
+    let (b1, b1_msg) = block1(&author);
+    let liar = 10;
+    let honest = 11;
+    let mut n = follower(&[liar, honest]);
+    let mut out = Sent::default();
+    for i in 0..40u64 {
+        let mut id = [0x42; 32];
+        id[..8].copy_from_slice(&i.to_le_bytes());
+        let m = n.store().head(&author.public()).map_or(0, |h| h.seq);
+        n.handle(
+            100 + i * 50,
+            liar,
+            &heads(author.public(), m + 3, Hash(id)),
+            &mut out,
+        )
+        .expect("heads");
+        if i == 10 {
+            n.handle(
+                100 + i * 50,
+                honest,
+                &heads(author.public(), 1, b1.id()),
+                &mut out,
+            )
+            .unwrap();
+            n.handle(100 + i * 50, honest, &b1_msg, &mut out).unwrap();
+        }
+    }
+    assert_eq!(wants_to(&out, liar).len(), 2);
+}

@@ -126,4 +126,6 @@ fn fake_heads_do_not_stall_replication() {
     );
     let status = follower.ctl(Request::Status).data;
     println!("follower: core {}, net {}", status["core"], status["net"]);
+    // The liar's held requests never crowded out honest ones.
+    assert_eq!(status["net"]["requests_dropped"].as_u64(), Some(0));
 }

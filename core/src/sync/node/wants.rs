@@ -73,14 +73,24 @@ where
     }
 
     /// The end of the run of blocks of `author` already requested from `peer`, from
-    /// `from` on (so a new want to `peer` starts there), or `from` if none is.
+    /// `from` on (so a new want to `peer` starts there), or `from` if none is. Wants
+    /// that follow each other are chained (at most `WANTS` steps): with [1, 4) and
+    /// [4, 5) in flight, a want from 2 starts at 5, not at 4 again.
     fn requested_until(&self, author: &PublicKey, peer: PeerId, from: u64) -> u64 {
-        self.wants
-            .iter()
-            .filter(|w| w.author == *author && w.peer == peer && w.from <= from && w.end > from)
-            .map(|w| w.end)
-            .max()
-            .unwrap_or(from)
+        let mut at = from;
+        for _ in 0..WANTS {
+            let next = self
+                .wants
+                .iter()
+                .filter(|w| w.author == *author && w.peer == peer && w.from <= at && w.end > at)
+                .map(|w| w.end)
+                .max();
+            match next {
+                Some(end) => at = end,
+                None => break,
+            }
+        }
+        at
     }
 
     /// Whether `to` may be asked for `author` now: it already is, or fewer than

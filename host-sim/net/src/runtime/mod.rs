@@ -483,14 +483,14 @@ impl Runtime {
     fn on_gossip(&mut self, via: PeerId, id: &gossipsub::MessageId, message: gossipsub::Message) {
         let now = self.now_ms();
         let verdict = check_heads(&message.data);
-        // Heads published by a peer the core distrusts (banned, or below zero: it
-        // announced blocks it did not deliver) are not forwarded. Straight from it they
-        // are rejected, so it sinks in gossipsub too; a relay that forwarded them is not
-        // blamed (ignored).
+        // Heads published by a peer the core banned are not forwarded. Straight from it
+        // they are rejected, so it sinks in gossipsub too; a relay that forwarded them is
+        // not blamed (ignored). A peer merely below zero is not rejected (its score
+        // already reaches gossipsub as the application score): rejecting it would
+        // graylist it before it is ever asked for blocks, so it could never be caught
+        // forging them.
         let publisher = message.source.and_then(|p| self.core_id(p));
-        let distrusted = publisher.is_some_and(|p| {
-            self.node.is_banned(p, now) || self.node.peer_score(p).is_some_and(|s| s < 0)
-        });
+        let distrusted = publisher.is_some_and(|p| self.node.is_banned(p, now));
         let acceptance = if verdict.is_err() || (distrusted && message.source == Some(via)) {
             MessageAcceptance::Reject
         } else if distrusted {
