@@ -14,7 +14,7 @@ use glitter_core::hash::Hash;
 use glitter_core::sig::{KeyPair, PublicKey, SigError};
 use glitter_core::sync::{
     Config, HeadEntry, Message, Node, Outbox, OutboxFull, PeerId, StoreFull, SyncStore,
-    WANT_PEERS_MAX, WantEnd,
+    WANT_HEDGE_MS, WANT_PEERS_MAX, WantEnd,
 };
 use std::cell::Cell;
 use std::rc::Rc;
@@ -180,16 +180,22 @@ fn a_silent_peer_does_not_hold_back_an_honest_one() {
     )
     .expect("heads");
     assert_eq!(wants_to(&out, liar).len(), 1);
-    // 50 ms later the honest peer announces the real head: it is asked at once (before,
-    // the liar's want held every want for the author back for the 2 s want timeout).
+    // 50 ms later the honest peer announces the real head. Within the hedge delay one
+    // peer is asked, so a prompt answer is downloaded once.
     n.handle(150, honest, &heads(author.public(), 1, b1.id()), &mut out)
+        .expect("heads");
+    assert!(wants_to(&out, honest).is_empty(), "within the hedge delay");
+    // Once the liar is late, the honest peer's next announcement is asked at once
+    // (before, the liar's want held every want for the author back for 2 s).
+    let t = 100 + WANT_HEDGE_MS;
+    n.handle(t, honest, &heads(author.public(), 1, b1.id()), &mut out)
         .expect("heads");
     let w = wants_to(&out, honest);
     assert_eq!(w.len(), 1, "the honest peer is asked too");
-    n.handle(160, honest, &b1_msg, &mut out).expect("block");
+    n.handle(t + 10, honest, &b1_msg, &mut out).expect("block");
     assert_eq!(n.store().head(&author.public()).map(|h| h.seq), Some(1));
     // Its answer backed its claim: no penalty.
-    assert!(!n.want_ended(160, honest, &w[0], WantEnd::Answered, true));
+    assert!(!n.want_ended(t + 10, honest, &w[0], WantEnd::Answered, true));
     assert_eq!(n.peer_score(honest), Some(0));
     // The liar's request fails: it announced blocks it does not back.
     let lw = wants_to(&out, liar);
@@ -211,22 +217,31 @@ fn at_most_two_peers_are_asked_per_author_and_a_penalised_one_gives_way() {
     n.follow(other.public());
     let mut out = Sent::default();
     let fake = Hash([0x42; 32]);
-    for p in [p1, p2, p3] {
-        n.handle(100, p, &heads(author.public(), 3, fake), &mut out)
+    n.handle(100, p1, &heads(author.public(), 3, fake), &mut out)
+        .expect("heads");
+    n.handle(110, p2, &heads(author.public(), 3, fake), &mut out)
+        .expect("heads");
+    assert_eq!(wants_to(&out, p1).len(), 1);
+    assert!(
+        wants_to(&out, p2).is_empty(),
+        "a second peer waits the hedge delay"
+    );
+    let late = 100 + WANT_HEDGE_MS;
+    for p in [p2, p3] {
+        n.handle(late, p, &heads(author.public(), 3, fake), &mut out)
             .expect("heads");
     }
-    assert_eq!(wants_to(&out, p1).len(), 1);
-    assert_eq!(wants_to(&out, p2).len(), 1);
+    assert_eq!(wants_to(&out, p2).len(), 1, "p1 is late: p2 is asked too");
     assert!(wants_to(&out, p3).is_empty(), "a third peer waits");
     // p1 lied about another author: it falls below zero, and p3 (at zero) takes its place.
-    n.handle(100, p1, &heads(other.public(), 2, fake), &mut out)
+    n.handle(late, p1, &heads(other.public(), 2, fake), &mut out)
         .expect("heads");
     let w_other = wants_to(&out, p1)
         .pop()
         .expect("a want for the other author");
-    assert!(n.want_ended(200, p1, &w_other, WantEnd::Answered, true));
+    assert!(n.want_ended(late + 100, p1, &w_other, WantEnd::Answered, true));
     assert!(n.peer_score(p1).expect("known") < 0);
-    n.handle(300, p3, &heads(author.public(), 3, fake), &mut out)
+    n.handle(late + 200, p3, &heads(author.public(), 3, fake), &mut out)
         .expect("heads");
     assert_eq!(
         wants_to(&out, p3).len(),
@@ -235,7 +250,7 @@ fn at_most_two_peers_are_asked_per_author_and_a_penalised_one_gives_way() {
     );
     // p1 now waits: two peers not below it are asked.
     let before = wants_to(&out, p1).len();
-    n.handle(400, p1, &heads(author.public(), 3, fake), &mut out)
+    n.handle(late + 300, p1, &heads(author.public(), 3, fake), &mut out)
         .expect("heads");
     assert_eq!(wants_to(&out, p1).len(), before);
 }

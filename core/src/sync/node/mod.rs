@@ -25,7 +25,7 @@ use gossip::RECENT_MAX;
 use heapless::Vec;
 use peers::Peer;
 use wants::{Parked, PendingWant};
-pub use wants::{WANT_PEERS_MAX, WantEnd};
+pub use wants::{WANT_HEDGE_MS, WANT_PEERS_MAX, WantEnd};
 
 /// A peer's transport-level identity, assigned by the caller.
 pub type PeerId = u32;

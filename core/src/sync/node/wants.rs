@@ -42,6 +42,11 @@ pub(super) const PARK_AHEAD_MAX: u64 = 32;
 /// How many peers are asked for one author's blocks at once.
 pub const WANT_PEERS_MAX: usize = 2;
 
+/// How long a want may stay unanswered before another peer is asked for the same
+/// author too: a peer that answers in time is the only one asked, so a block is
+/// downloaded once; one that holds its want back delays the author by this much.
+pub const WANT_HEDGE_MS: u64 = 250;
+
 /// How a `Want` this node sent ended, as the transport saw it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -96,7 +101,7 @@ where
     /// Whether `to` may be asked for `author` now: it already is, or fewer than
     /// [`WANT_PEERS_MAX`] other peers are. When as many are, a peer scored below `to`
     /// and below zero gives up its place (its wants for `author` are forgotten).
-    fn want_slot(&mut self, author: &PublicKey, to: PeerId) -> bool {
+    fn want_slot(&mut self, author: &PublicKey, to: PeerId, now_ms: u64) -> bool {
         let mut asked: Vec<PeerId, WANT_PEERS_MAX> = Vec::new();
         for w in self.wants.iter().filter(|w| w.author == *author) {
             if w.peer == to {
@@ -106,8 +111,15 @@ where
                 break; // more than the limit (not kept that way): the table is full anyway
             }
         }
-        if !asked.is_full() {
+        if asked.is_empty() {
             return true;
+        }
+        if !asked.is_full() {
+            // Another peer only once every peer asked is late or below zero.
+            return self.wants.iter().filter(|w| w.author == *author).all(|w| {
+                now_ms.saturating_sub(w.sent_ms) >= WANT_HEDGE_MS
+                    || self.peer_score(w.peer).unwrap_or(0) < 0
+            });
         }
         let mine = self.peer_score(to).unwrap_or(0);
         let worst = asked
@@ -188,7 +200,7 @@ where
         if from_seq >= end {
             return; // all already requested from this peer
         }
-        if !self.want_slot(&author, to) {
+        if !self.want_slot(&author, to, now_ms) {
             return; // enough peers asked already
         }
         let count = (end - from_seq).min(u64::from(WANT_COUNT_MAX)) as u8;
