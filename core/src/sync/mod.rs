@@ -22,5 +22,5 @@ pub mod node;
 pub use message::{HeadEntry, Message};
 pub use node::{
     Config, GossipMode, HandleError, Node, NodeStats, Outbox, OutboxFull, PeerId, REFUSED_RETRY_MS,
-    StoreFull, Stored, SyncStore,
+    StoreFull, Stored, SyncStore, WANT_HEDGE_MS, WANT_PEERS_MAX, WantEnd,
 };

@@ -25,6 +25,7 @@ use gossip::RECENT_MAX;
 use heapless::Vec;
 use peers::Peer;
 use wants::{Parked, PendingWant};
+pub use wants::{WANT_HEDGE_MS, WANT_PEERS_MAX, WantEnd};
 
 /// A peer's transport-level identity, assigned by the caller.
 pub type PeerId = u32;
@@ -87,6 +88,9 @@ pub struct Config {
     pub penalty_invalid: i32,
     /// Score lost for a malformed message.
     pub penalty_malformed: i32,
+    /// Score lost for heads not backed by blocks: a want for blocks the peer announced
+    /// failed, or was answered without them ([`Node::want_ended`]).
+    pub penalty_unbacked: i32,
     /// At or below this score a peer is banned.
     pub ban_score: i32,
     /// How long a ban lasts.
@@ -102,6 +106,7 @@ impl Default for Config {
             want_timeout_ms: 2_000,
             penalty_invalid: 25,
             penalty_malformed: 10,
+            penalty_unbacked: 10,
             ban_score: -50,
             ban_ms: 60_000,
             fork_resend_ms: 5_000,
@@ -138,6 +143,9 @@ pub struct NodeStats {
     pub forks_ignored: u64,
     /// Fork proofs refused as a replay or flood (the sender was penalised).
     pub forks_replayed: u64,
+    /// Wants for announced blocks that failed or came back without them (the peer that
+    /// announced them was penalised).
+    pub unbacked: u64,
 }
 
 /// Why a message was not processed.

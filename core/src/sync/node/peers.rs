@@ -169,6 +169,17 @@ where
         })
     }
 
+    /// Gives a peer below zero one point back (never above zero, never while banned).
+    pub(super) fn credit(&mut self, id: PeerId) {
+        let now = self.now_ms;
+        if let Some(p) = self.peer_index(id).and_then(|i| self.peers.get_mut(i))
+            && p.score < 0
+            && p.banned_until_ms <= now
+        {
+            p.score += 1;
+        }
+    }
+
     /// Lowers `id`'s score by `by` (adding the peer if new); at or below the ban
     /// score it is banned until `now_ms` plus the ban time.
     pub(super) fn penalise(&mut self, id: PeerId, by: i32, now_ms: u64) {

@@ -1,5 +1,12 @@
-//! Wants in flight (so a block is fetched about once however many peers announce
-//! it), and blocks parked until their predecessor arrives.
+//! Wants in flight, and blocks parked until their predecessor arrives.
+//!
+//! Wants are tracked per (author, peer): a want to one peer never holds back a want
+//! to another peer that announced the same author, so a peer that announces heads it
+//! cannot back (and never answers) delays nobody. At most [`WANT_PEERS_MAX`] peers are
+//! asked for one author at once (a block is fetched at most about that many times
+//! however many peers announce it), and a peer not penalised takes the place of one
+//! that is. The transport reports how each want ended ([`Node::want_ended`]); a peer
+//! that announced blocks and did not deliver them loses score.
 
 use super::{Node, Outbox, PeerId, REFUSED_RETRY_MS, SyncStore};
 use crate::chain::SignatureCheck;
@@ -8,10 +15,12 @@ use crate::sync::message::{Message, WANT_COUNT_MAX};
 use crate::wire::header::PAYLOAD_LEN_MAX;
 use heapless::Vec;
 
-/// A `Want` in flight: blocks `from..end` of `author`, requested at `sent_ms`.
+/// A `Want` in flight: blocks `from..end` of `author`, requested from `peer` at
+/// `sent_ms`.
 #[derive(Clone, Copy, Debug)]
 pub(super) struct PendingWant {
     pub(super) author: PublicKey,
+    pub(super) peer: PeerId,
     pub(super) from: u64,
     pub(super) end: u64,
     pub(super) sent_ms: u64,
@@ -29,6 +38,24 @@ pub(super) struct Parked {
 
 /// How far ahead of the head a block may be and still be parked.
 pub(super) const PARK_AHEAD_MAX: u64 = 32;
+
+/// How many peers are asked for one author's blocks at once.
+pub const WANT_PEERS_MAX: usize = 2;
+
+/// How long a want may stay unanswered before another peer is asked for the same
+/// author too: a peer that answers in time is the only one asked, so a block is
+/// downloaded once; one that holds its want back delays the author by this much.
+pub const WANT_HEDGE_MS: u64 = 250;
+
+/// How a `Want` this node sent ended, as the transport saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum WantEnd {
+    /// The peer answered (its blocks, if any, were handed to [`Node::handle`] first).
+    Answered,
+    /// No answer: the request timed out, the connection closed, or the stream failed.
+    Failed,
+}
 
 impl<
     S,
@@ -50,15 +77,110 @@ where
             .retain(|w| now_ms.saturating_sub(w.sent_ms) < timeout);
     }
 
-    /// The end of the run of blocks of `author` already requested from `from` on (so
-    /// a new want starts there), or `from` if none is.
-    fn requested_until(&self, author: &PublicKey, from: u64) -> u64 {
-        self.wants
+    /// The end of the run of blocks of `author` already requested from `peer`, from
+    /// `from` on (so a new want to `peer` starts there), or `from` if none is. Wants
+    /// that follow each other are chained (at most `WANTS` steps): with [1, 4) and
+    /// [4, 5) in flight, a want from 2 starts at 5, not at 4 again.
+    fn requested_until(&self, author: &PublicKey, peer: PeerId, from: u64) -> u64 {
+        let mut at = from;
+        for _ in 0..WANTS {
+            let next = self
+                .wants
+                .iter()
+                .filter(|w| w.author == *author && w.peer == peer && w.from <= at && w.end > at)
+                .map(|w| w.end)
+                .max();
+            match next {
+                Some(end) => at = end,
+                None => break,
+            }
+        }
+        at
+    }
+
+    /// Whether `to` may be asked for `author` now: it already is, or fewer than
+    /// [`WANT_PEERS_MAX`] other peers are. When as many are, a peer scored below `to`
+    /// and below zero gives up its place (its wants for `author` are forgotten).
+    fn want_slot(&mut self, author: &PublicKey, to: PeerId, now_ms: u64) -> bool {
+        let mut asked: Vec<PeerId, WANT_PEERS_MAX> = Vec::new();
+        for w in self.wants.iter().filter(|w| w.author == *author) {
+            if w.peer == to {
+                return true;
+            }
+            if !asked.contains(&w.peer) && asked.push(w.peer).is_err() {
+                break; // more than the limit (not kept that way): the table is full anyway
+            }
+        }
+        if asked.is_empty() {
+            return true;
+        }
+        if !asked.is_full() {
+            // Another peer only once every peer asked is late or below zero.
+            return self.wants.iter().filter(|w| w.author == *author).all(|w| {
+                now_ms.saturating_sub(w.sent_ms) >= WANT_HEDGE_MS
+                    || self.peer_score(w.peer).unwrap_or(0) < 0
+            });
+        }
+        let mine = self.peer_score(to).unwrap_or(0);
+        let worst = asked
             .iter()
-            .filter(|w| w.author == *author && w.from <= from && w.end > from)
-            .map(|w| w.end)
-            .max()
-            .unwrap_or(from)
+            .map(|p| (*p, self.peer_score(*p).unwrap_or(0)))
+            .min_by_key(|(_, s)| *s);
+        match worst {
+            Some((p, s)) if s < 0 && s < mine => {
+                self.wants.retain(|w| !(w.author == *author && w.peer == p));
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// The transport reports how a request this node sent to `peer` ended; `request`
+    /// is the message it carried (anything but a `Want` is ignored). Call it after
+    /// handing the answer's blocks to [`Node::handle`].
+    ///
+    /// The want is no longer in flight. `claimed` says whether `peer` announced the
+    /// heads the want was for itself (a relay that forwarded another peer's heads need
+    /// not hold the blocks). A claimed want that failed, or whose blocks are still not
+    /// stored after the answer, means `peer` announced blocks it does not back: it loses
+    /// `penalty_unbacked` (banned at the ban score). A want fully answered earns a peer
+    /// below zero one point back. Returns true if `peer` was penalised.
+    pub fn want_ended(
+        &mut self,
+        now_ms: u64,
+        peer: PeerId,
+        request: &[u8],
+        end: WantEnd,
+        claimed: bool,
+    ) -> bool {
+        self.now_ms = self.now_ms.max(now_ms);
+        let Ok(Message::Want {
+            author,
+            from_seq,
+            count,
+        }) = Message::parse(request)
+        else {
+            return false;
+        };
+        self.wants
+            .retain(|w| !(w.author == author && w.peer == peer && w.from == from_seq));
+        if !claimed
+            || count == 0
+            || self.is_banned(peer, now_ms)
+            || !self.follows(&author)
+            || self.is_refused(&author, now_ms)
+        {
+            return false;
+        }
+        let last = from_seq.saturating_add(u64::from(count) - 1);
+        let head = self.store.head(&author).map_or(0, |h| h.seq);
+        if end == WantEnd::Answered && head >= last {
+            self.credit(peer);
+            return false;
+        }
+        self.stats.unbacked += 1;
+        self.penalise(peer, self.config.penalty_unbacked, now_ms);
+        true
     }
 
     /// Asks `to` for `count` blocks of `author` from `from_seq`, minus those already
@@ -74,9 +196,12 @@ where
     ) {
         self.expire_wants(now_ms);
         let end = from_seq.saturating_add(u64::from(count));
-        let from_seq = self.requested_until(&author, from_seq);
+        let from_seq = self.requested_until(&author, to, from_seq);
         if from_seq >= end {
-            return; // all already requested
+            return; // all already requested from this peer
+        }
+        if !self.want_slot(&author, to, now_ms) {
+            return; // enough peers asked already
         }
         let count = (end - from_seq).min(u64::from(WANT_COUNT_MAX)) as u8;
         let msg = Message::Want {
@@ -91,6 +216,7 @@ where
         self.stats.wants_sent += 1;
         let w = PendingWant {
             author,
+            peer: to,
             from: from_seq,
             end,
             sent_ms: now_ms,

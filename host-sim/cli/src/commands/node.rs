@@ -64,6 +64,11 @@ pub struct RunArgs {
     /// twin of our head block, so our chain forks. Used by the fork-detection test.
     #[arg(long, hide = true)]
     pub equivocate: bool,
+
+    /// TEST ONLY: announce heads beyond the truth for every followed author at each
+    /// tick and never answer a want. Used by the fake-heads test.
+    #[arg(long, hide = true)]
+    pub fake_heads: bool,
 }
 
 /// Commands sent to the node running on the data directory.
@@ -184,6 +189,7 @@ pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
         fsync: !a.no_fsync,
         evil: a.evil,
         equivocate: a.equivocate,
+        fake_heads: a.fake_heads,
         mdns: a.mdns,
         quota: glitter_net::store::Quota {
             blocks_per_author: a.author_quota,

@@ -1,12 +1,14 @@
-//! TEST ONLY: the adversaries behind the hidden `glitter node --evil` and
-//! `--equivocate` flags, which the bad-peer, fork-detection and network-backup tests
-//! run against honest nodes.
+//! TEST ONLY: the adversaries behind the hidden `glitter node --evil`,
+//! `--equivocate` and `--fake-heads` flags, which the bad-peer, fork-detection,
+//! fake-heads and network-backup tests run against honest nodes.
 //!
 //! An honest node has no [`Adversary`]. When one is set, the event loop gives it three
 //! chances to misbehave, and nothing else changes:
 //!
 //! - [`Adversary::gossip`] after every gossip tick: messages to publish as well;
 //! - [`Adversary::response`] before a sync response leaves: it may replace the blocks;
+//! - [`Adversary::withhold`] before that: it may keep the request unanswered
+//!   ([`Adversary::hold`] keeps its channel open until the requester gives up);
 //! - [`Adversary::release`] before a custodian checks a device's approval: a forged
 //!   release sent at once.
 
@@ -22,47 +24,77 @@ use glitter_core::sync::message::{HEADS_MAX, MESSAGE_LEN_MAX};
 use glitter_core::sync::{HeadEntry, Message, PeerId as CorePeer, SyncStore};
 use glitter_core::wire::header::{HEADER_LEN, Header, PAYLOAD_LEN_MAX};
 use glitter_host::backup::{self, Custody};
+use libp2p::request_response::ResponseChannel;
+use std::collections::VecDeque;
 
 /// How a test node misbehaves.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub(super) struct Adversary {
     /// `--evil`: malformed and inflated heads, forged blocks, corrupted releases.
     evil: bool,
     /// `--equivocate`: a validly signed twin of the head block for peers with an odd
     /// core id, so the chain forks.
     equivocate: bool,
+    /// `--fake-heads`: heads beyond the truth at every tick, wants never answered.
+    fake_heads: bool,
     /// Gossip ticks so far.
     ticks: u64,
+    /// Response channels of the wants left unanswered (at most [`HELD_MAX`], oldest
+    /// dropped).
+    held: VecDeque<ResponseChannel<Vec<Vec<u8>>>>,
 }
+
+/// How many unanswered requests `--fake-heads` keeps open at once.
+const HELD_MAX: usize = 256;
 
 impl Adversary {
     /// The adversary the flags ask for; `None` for an honest node.
-    pub(super) fn from_flags(evil: bool, equivocate: bool) -> Option<Adversary> {
-        (evil || equivocate).then_some(Adversary {
+    pub(super) fn from_flags(evil: bool, equivocate: bool, fake_heads: bool) -> Option<Adversary> {
+        (evil || equivocate || fake_heads).then(|| Adversary {
             evil,
             equivocate,
+            fake_heads,
             ticks: 0,
+            held: VecDeque::new(),
         })
     }
 
+    /// Whether the sync `request` goes unanswered: with `--fake-heads`, every `Want`.
+    pub(super) fn withhold(&self, request: &[u8]) -> bool {
+        self.fake_heads && matches!(Message::parse(request), Ok(Message::Want { .. }))
+    }
+
+    /// Keeps a withheld request's channel open (the requester waits until its
+    /// timeout); beyond [`HELD_MAX`] the oldest is dropped.
+    pub(super) fn hold(&mut self, channel: ResponseChannel<Vec<Vec<u8>>>) {
+        if self.held.len() >= HELD_MAX {
+            self.held.pop_front();
+        }
+        self.held.push_back(channel);
+    }
+
     /// After a gossip tick: with `--evil`, a malformed announcement every other tick,
-    /// and heads three blocks beyond the truth for every followed author.
+    /// and heads three blocks beyond the truth for every followed author; with
+    /// `--fake-heads`, only the inflated heads (a distinct message at every tick).
     pub(super) fn gossip(&mut self, node: &mut CoreNode, follows: &[PublicKey]) -> Vec<Vec<u8>> {
         self.ticks += 1;
         let mut out = Vec::new();
-        if !self.evil {
+        if !self.evil && !self.fake_heads {
             return out;
         }
-        if self.ticks.is_multiple_of(2) {
+        if self.evil && self.ticks.is_multiple_of(2) {
             out.push(vec![0xEE; 7]);
         }
         let mut heads = heapless::Vec::<HeadEntry, HEADS_MAX>::new();
         for a in follows.iter().take(HEADS_MAX) {
             let seq = node.store().head(a).map_or(0, |h| h.seq) + 3;
+            // A fresh id at every tick, so gossipsub does not drop it as a duplicate.
+            let mut id = [0x42; 32];
+            id[..8].copy_from_slice(&self.ticks.to_le_bytes());
             let _ = heads.push(HeadEntry {
                 author: *a,
                 seq,
-                id: Hash([0x42; 32]),
+                id: Hash(id),
             });
         }
         if heads.is_empty() {

@@ -335,6 +335,7 @@ impl Runtime {
             "forks": s.forks,
             "forks_ignored": s.forks_ignored,
             "forks_replayed": s.forks_replayed,
+            "unbacked": s.unbacked,
             "peers": self.node.peer_count(),
         });
         let lines = vec![

@@ -47,7 +47,7 @@ use custody::BackupState;
 use futures::StreamExt;
 use glitter_core::chain::Ed25519Check;
 use glitter_core::sig::{KeyPair, PublicKey};
-use glitter_core::sync::{Config, GossipMode, Node, PeerId as CorePeer};
+use glitter_core::sync::{Config, GossipMode, Node, PeerId as CorePeer, WantEnd};
 use glitter_host::datadir::DataDir;
 use glitter_host::outbox::VecOutbox;
 use glitter_host::{Sink, os};
@@ -98,6 +98,9 @@ pub struct Options {
     pub evil: bool,
     /// TEST ONLY: equivocation mode (a signed twin of the head block for some peers).
     pub equivocate: bool,
+    /// TEST ONLY: fake-heads mode (heads beyond the truth at every tick, wants never
+    /// answered).
+    pub fake_heads: bool,
     /// Discover and dial peers on the local network with mDNS.
     pub mdns: bool,
     /// What is stored for other authors.
@@ -130,6 +133,13 @@ struct Runtime {
     /// a long chain is fetched want after want without waiting for the next tick.
     last_heads: HashMap<CorePeer, Vec<u8>>,
     in_flight: usize,
+    /// Requests in flight (at most `REQUESTS_IN_FLIGHT_MAX`): to whom, what, and whether
+    /// that peer announced the heads the request follows from (see `on_gossip`), so the
+    /// core learns how each want ended.
+    requests: HashMap<request_response::OutboundRequestId, (CorePeer, Vec<u8>, bool)>,
+    /// Set while routing the wants for heads a relay forwarded (their publisher is not
+    /// connected): the relay need not hold the blocks.
+    relayed: bool,
     dial_targets: DialTargets,
     listen: Vec<Multiaddr>,
     follows: Vec<PublicKey>,
@@ -225,6 +235,8 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         connected: HashSet::new(),
         last_heads: HashMap::new(),
         in_flight: 0,
+        requests: HashMap::new(),
+        relayed: false,
         dial_targets: DialTargets::new(&opts.peers),
         listen: Vec::new(),
         follows,
@@ -235,7 +247,7 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         stop: false,
         backup: BackupState::default(),
         out: opts.out,
-        adversary: Adversary::from_flags(opts.evil, opts.equivocate),
+        adversary: Adversary::from_flags(opts.evil, opts.equivocate, opts.fake_heads),
     };
     let hello = format!(
         "glitter node {} (peer id {})",
@@ -377,7 +389,12 @@ impl Runtime {
             self.stats.requests_dropped += 1;
             return;
         }
-        self.swarm.behaviour_mut().sync.send_request(&pid, bytes);
+        let id = self
+            .swarm
+            .behaviour_mut()
+            .sync
+            .send_request(&pid, bytes.clone());
+        self.requests.insert(id, (to, bytes, !self.relayed));
         self.in_flight += 1;
         self.stats.requests_sent += 1;
     }
@@ -479,10 +496,20 @@ impl Runtime {
     fn on_gossip(&mut self, via: PeerId, id: &gossipsub::MessageId, message: gossipsub::Message) {
         let now = self.now_ms();
         let verdict = check_heads(&message.data);
-        let acceptance = if verdict.is_ok() {
-            MessageAcceptance::Accept
-        } else {
+        // Heads published by a peer the core banned are not forwarded. Straight from it
+        // they are rejected, so it sinks in gossipsub too; a relay that forwarded them is
+        // not blamed (ignored). A peer merely below zero is not rejected (its score
+        // already reaches gossipsub as the application score): rejecting it would
+        // graylist it before it is ever asked for blocks, so it could never be caught
+        // forging them.
+        let publisher = message.source.and_then(|p| self.core_id(p));
+        let distrusted = publisher.is_some_and(|p| self.node.is_banned(p, now));
+        let acceptance = if verdict.is_err() || (distrusted && message.source == Some(via)) {
             MessageAcceptance::Reject
+        } else if distrusted {
+            MessageAcceptance::Ignore
+        } else {
+            MessageAcceptance::Accept
         };
         self.swarm
             .behaviour_mut()
@@ -506,17 +533,16 @@ impl Runtime {
                 // Heads name what their publisher holds: ask the publisher if it is
                 // connected, else the peer that forwarded them. Publishers that are
                 // not connected get no core id, so they cannot fill the peer table.
-                let from = message
-                    .source
-                    .and_then(|p| self.core_id(p))
-                    .or_else(|| self.core_id(via));
+                let from = publisher.or_else(|| self.core_id(via));
                 if let Some(from) = from {
                     let _ = self.node.handle(now, from, &message.data, &mut out);
                     self.last_heads.insert(from, message.data);
                 }
             }
         }
+        self.relayed = publisher.is_none();
         self.route(out, None);
+        self.relayed = false;
     }
 
     fn on_sync(&mut self, ev: request_response::Event<Vec<u8>, Vec<Vec<u8>>>) {
@@ -534,6 +560,13 @@ impl Runtime {
                     let _ = self.node.handle(now, from, &request, &mut out);
                     self.mirror_score(from);
                     let mut response = self.route(out, Some(from));
+                    if let Some(adversary) = self.adversary.as_mut()
+                        && adversary.withhold(&request)
+                    {
+                        // TEST ONLY (`--fake-heads`): the want is never answered.
+                        adversary.hold(channel);
+                        return;
+                    }
                     if let Some(adversary) = &self.adversary {
                         response = adversary.response(
                             &mut self.node,
@@ -550,9 +583,13 @@ impl Runtime {
                         .sync
                         .send_response(channel, response);
                 }
-                request_response::Message::Response { response, .. } => {
+                request_response::Message::Response {
+                    request_id,
+                    response,
+                } => {
                     self.in_flight = self.in_flight.saturating_sub(1);
                     self.stats.responses_received += 1;
+                    let request = self.requests.remove(&request_id);
                     let Some(from) = self.core_id(peer) else {
                         return;
                     };
@@ -560,6 +597,13 @@ impl Runtime {
                     let mut out = VecOutbox::new(OUTBOX_MAX);
                     for msg in &response {
                         let _ = self.node.handle(now, from, msg, &mut out);
+                    }
+                    // An answer without the announced blocks costs their announcer.
+                    if let Some((to, bytes, claimed)) = request
+                        && to == from
+                    {
+                        self.node
+                            .want_ended(now, from, &bytes, WantEnd::Answered, claimed);
                     }
                     self.mirror_score(from);
                     if self.node.stats().blocks_stored > before
@@ -571,9 +615,20 @@ impl Runtime {
                     self.route(out, None);
                 }
             },
-            request_response::Event::OutboundFailure { .. } => {
+            request_response::Event::OutboundFailure {
+                peer, request_id, ..
+            } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 self.stats.requests_failed += 1;
+                // No answer (timeout, closed connection, failed stream): a peer that
+                // announced the blocks did not back them.
+                if let Some((to, bytes, claimed)) = self.requests.remove(&request_id)
+                    && self.core_id(peer) == Some(to)
+                {
+                    self.node
+                        .want_ended(now, to, &bytes, WantEnd::Failed, claimed);
+                    self.mirror_score(to);
+                }
             }
             _ => {}
         }
