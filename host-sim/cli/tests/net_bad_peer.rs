@@ -114,9 +114,12 @@ fn an_equivocating_author_is_caught_by_every_follower() {
     wait_for("f0 to connect", Duration::from_secs(10), || {
         (author.ctl(Request::Status).data["connected"].as_u64()? >= 1).then_some(())
     });
+    // f1 first reaches only the author, so each follower stores the version the
+    // author serves it (had f1 fetched the block from f0, both would hold one version
+    // and nobody could see the fork: a race that failed about 1 run in 10 under load).
     let mut f1 = NodeProc::new(dir.path(), "f1", 0x63);
     f1.extra = tick;
-    f1.peers = vec![author.addr.clone(), f0.addr.clone()];
+    f1.peers = vec![author.addr.clone()];
     f1.start();
     let a = author.author.clone();
     let (seq, _) = author.post("said to everyone");
@@ -124,6 +127,19 @@ fn an_equivocating_author_is_caught_by_every_follower() {
     for f in [&f0, &f1] {
         f.follow(&a);
     }
+    for f in [&f0, &f1] {
+        wait_for(
+            &format!("{} to store the author's post", f.name),
+            Duration::from_secs(30),
+            || (f.head_of(&a) >= seq).then_some(()),
+        );
+    }
+    // Then f1 also connects to f0: their heads disagree at `seq`, and each fetches the
+    // other's version.
+    f1.ctl(Request::Stop);
+    f1.child.take().map(|mut c| c.wait());
+    f1.peers = vec![author.addr.clone(), f0.addr.clone()];
+    f1.start();
     for f in [&f0, &f1] {
         let line = wait_for(
             &format!("{} to hold the fork proof", f.name),
