@@ -616,17 +616,22 @@ impl Runtime {
                 }
             },
             request_response::Event::OutboundFailure {
-                peer, request_id, ..
+                peer,
+                request_id,
+                error,
+                ..
             } => {
                 self.in_flight = self.in_flight.saturating_sub(1);
                 self.stats.requests_failed += 1;
-                // No answer (timeout, closed connection, failed stream): a peer that
-                // announced the blocks did not back them.
+                // No answer within the timeout: a peer that announced the blocks did not
+                // back them. A closed connection or a failed stream says nothing about
+                // the peer's honesty (churn, load): the want ends without a verdict.
+                let timed_out = matches!(error, request_response::OutboundFailure::Timeout);
                 if let Some((to, bytes, claimed)) = self.requests.remove(&request_id)
                     && self.core_id(peer) == Some(to)
                 {
                     self.node
-                        .want_ended(now, to, &bytes, WantEnd::Failed, claimed);
+                        .want_ended(now, to, &bytes, WantEnd::Failed, claimed && timed_out);
                     self.mirror_score(to);
                 }
             }
