@@ -192,25 +192,20 @@ fn ban_row(node: &NodeProc, peer: &str) -> Option<(bool, i64)> {
     Some((row["banned"].as_bool()?, row["core_score"].as_i64()?))
 }
 
+/// A thousand throwaway peers, a ban, a thousand more, the banned peer's reconnect;
+/// then one more post: the honest node must still fetch it. Before gossip message ids
+/// were compact and IHAVE lists bounded (`IHAVE_IDS_MAX`), the honest node's IHAVE
+/// after a burst of throwaway messages overflowed the 4 KiB gossip frame; after five
+/// such closes gossipsub disabled itself on the author's connection, and the honest
+/// node never heard the author's heads again (most runs under CPU load).
 #[test]
 fn a_ban_survives_throwaway_connections_and_a_reconnect() {
-    ban_churn(false);
-}
-
-/// The same run, then one more post after the churn: the honest node must fetch it.
-/// KNOWN BUG (issue 15, found by this test): under CPU load (two busy loops beside the
-/// test) about half the runs never fetch it, not even within 90 s: the author's new
-/// head is not acted on (no want is sent) after the churn and the banned peer's
-/// reconnect. Run: `cargo test -p glitter --test net_peer_churn -- --ignored`.
-#[test]
-#[ignore = "known bug: replication of the author can stop after the churn (issue 15)"]
-fn replication_resumes_after_churn_and_a_banned_reconnect() {
-    ban_churn(true);
+    ban_churn();
 }
 
 /// A thousand throwaway peers, a forging peer banned, a thousand more, the forging
-/// peer's reconnect; with `check_after`, also one more post after all that.
-fn ban_churn(check_after: bool) {
+/// peer's reconnect, and one more post after all that.
+fn ban_churn() {
     const THROWAWAY: u64 = 1_000;
     let t0 = Instant::now();
     let dir = tempfile::tempdir().unwrap();
@@ -283,13 +278,16 @@ fn ban_churn(check_after: bool) {
         Duration::from_secs(20),
         || (honest.head_of(&a) >= last).then_some(()),
     );
-    if check_after {
-        let after = author.post("after the churn").0;
-        wait_for(
-            "the honest node to replicate after the churn",
-            Duration::from_secs(20),
-            || (honest.head_of(&a) >= after).then_some(()),
-        );
+    let after = author.post("after the churn").0;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while honest.head_of(&a) < after {
+        if Instant::now() > deadline {
+            eprintln!("honest status {:#}", honest.ctl(Request::Status).data);
+            eprintln!("honest peers {:#}", honest.ctl(Request::Peers).data);
+            eprintln!("author peers {:#}", author.ctl(Request::Peers).data);
+            panic!("the honest node did not fetch the author's post {after} after the churn");
+        }
+        std::thread::sleep(Duration::from_millis(200));
     }
     let status = honest.ctl(Request::Status).data;
     eprintln!(

@@ -394,6 +394,22 @@ impl Runtime {
         let now = self.now_ms();
         let mut rows = Vec::new();
         let mut lines = Vec::new();
+        let topic = self.topic.hash();
+        let subscribed: std::collections::HashSet<libp2p::PeerId> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .all_peers()
+            .filter(|(_, topics)| topics.contains(&&topic))
+            .map(|(p, _)| *p)
+            .collect();
+        let mesh: std::collections::HashSet<libp2p::PeerId> = self
+            .swarm
+            .behaviour()
+            .gossipsub
+            .mesh_peers(&topic)
+            .copied()
+            .collect();
         for (pid, id) in self.peers.connected() {
             let score = self.node.peer_score(id);
             let banned = self.node.is_banned(id, now);
@@ -420,6 +436,8 @@ impl Runtime {
                 "banned": banned,
                 "gossipsub_score": gossip,
                 "connected": connected,
+                "gossip_subscribed": subscribed.contains(&pid),
+                "gossip_mesh": mesh.contains(&pid),
             }));
         }
         Response::ok(lines, serde_json::Value::Array(rows))

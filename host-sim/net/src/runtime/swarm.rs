@@ -30,6 +30,20 @@ pub const PENDING_INBOUND_MAX: u32 = 32;
 /// connects them.
 pub const CONNECTIONS_PER_PEER_MAX: u32 = 1;
 
+/// Largest gossipsub frame (one RPC: a message, or one control message such as an
+/// IHAVE list). A frame over it is a read error that closes the gossip stream, and after
+/// five such closes gossipsub disables itself on that connection for good.
+pub const GOSSIP_FRAME_MAX: usize = 4 * 1024;
+/// Most message ids in one IHAVE or IWANT. With [`GOSSIP_ID_LEN`]-byte ids such a list
+/// is about 1.5 KiB, well inside [`GOSSIP_FRAME_MAX`]. gossipsub's default (5,000 ids
+/// of ~70 bytes) overflowed the frame as soon as a burst of more than ~56 messages was
+/// in the gossip window, which cut replication between two honest nodes for good.
+pub const IHAVE_IDS_MAX: usize = 64;
+/// Length of a gossip message id: a digest of the publisher and its sequence number.
+pub const GOSSIP_ID_LEN: usize = 20;
+/// The domain tag of gossip message ids.
+const GOSSIP_ID_DOMAIN: &[u8] = b"glitter/gossip-id/v1";
+
 /// Everything a node speaks.
 #[derive(NetworkBehaviour)]
 pub(super) struct Behaviour {
@@ -67,7 +81,9 @@ pub(super) fn build_swarm(
         .heartbeat_interval(Duration::from_millis(700))
         .validation_mode(gossipsub::ValidationMode::Strict)
         .validate_messages()
-        .max_transmit_size(4 * 1024)
+        .max_transmit_size(GOSSIP_FRAME_MAX)
+        .message_id_fn(gossip_id)
+        .max_ihave_length(IHAVE_IDS_MAX)
         .build()
         .map_err(SwarmError::GossipConfig)?;
     let mut gossip = gossipsub::Behaviour::new(
@@ -102,6 +118,17 @@ pub(super) fn build_swarm(
         mdns: Toggle::from(mdns),
     };
     tcp_swarm(key, behaviour, Duration::from_secs(3600))
+}
+
+/// A gossip message's id: the first [`GOSSIP_ID_LEN`] bytes of SHA-256 over the domain
+/// tag, the publisher's peer id and its sequence number. Heads are republished every
+/// tick unchanged, so the id names the publication, not the content (as gossipsub's
+/// default does, in about 70 bytes).
+fn gossip_id(m: &gossipsub::Message) -> gossipsub::MessageId {
+    let source = m.source.map(|p| p.to_bytes()).unwrap_or_default();
+    let seq = m.sequence_number.unwrap_or(0).to_be_bytes();
+    let digest = Hash::of_parts(&[GOSSIP_ID_DOMAIN, &source, &seq]);
+    gossipsub::MessageId::new(digest.0.get(..GOSSIP_ID_LEN).unwrap_or(&digest.0))
 }
 
 /// Gossipsub scoring for a topic of small, periodic head announcements.
@@ -177,6 +204,44 @@ mod tests {
         assert_eq!(a.public().to_peer_id(), b.public().to_peer_id());
         let ed = a.clone().try_into_ed25519().unwrap();
         assert_ne!(ed.public().to_bytes(), keys.public().0);
+    }
+
+    #[test]
+    fn gossip_ids_are_short_and_name_the_publication() {
+        let a = Keypair::generate_ed25519().public().to_peer_id();
+        let b = Keypair::generate_ed25519().public().to_peer_id();
+        let topic = IdentTopic::new("t").hash();
+        let msg = |source, seq, data: &[u8]| gossipsub::Message {
+            source: Some(source),
+            data: data.to_vec(),
+            sequence_number: Some(seq),
+            topic: topic.clone(),
+        };
+        let id = gossip_id(&msg(a, 1, b"x"));
+        assert_eq!(id.0.len(), GOSSIP_ID_LEN);
+        // The same publication is the same message whatever it carries; another
+        // sequence number or publisher is another message.
+        assert_eq!(id, gossip_id(&msg(a, 1, b"y")));
+        assert_ne!(id, gossip_id(&msg(a, 2, b"x")));
+        assert_ne!(id, gossip_id(&msg(b, 1, b"x")));
+    }
+
+    #[test]
+    fn the_longest_ihave_fits_a_gossip_frame() {
+        // Protobuf: RPC.control (tag, length) > ControlMessage.ihave (tag, length) >
+        // topic_id (tag, length, bytes) and each message id (tag, length, bytes);
+        // lengths under 16,384 take at most two bytes.
+        let topic = IdentTopic::new(crate::runtime::HEADS_TOPIC).hash();
+        let ids = IHAVE_IDS_MAX * (1 + 1 + GOSSIP_ID_LEN);
+        let frame = 2 * (1 + 2) + (1 + 2 + topic.as_str().len()) + ids;
+        assert!(
+            frame <= GOSSIP_FRAME_MAX / 2,
+            "an IHAVE of {IHAVE_IDS_MAX} ids takes {frame} bytes"
+        );
+        // gossipsub's default ids (base58 peer id and decimal seq, ~71 bytes) overflow
+        // the frame at this many ids: the failure the bound prevents.
+        let default_id = 52 + u64::MAX.to_string().len();
+        assert!(IHAVE_IDS_MAX * (2 + default_id) > GOSSIP_FRAME_MAX);
     }
 
     #[test]
