@@ -8,112 +8,16 @@
 //!   announcer `penalty_unbacked` until it is banned; a backed answer costs nothing, and
 //!   a relay's empty answer (not its own claim) costs nothing.
 
+mod sync_common;
+
 use glitter_core::Header;
-use glitter_core::chain::{ChainState, Ed25519Check, HeaderSource, SignatureCheck};
+use glitter_core::chain::ChainState;
 use glitter_core::hash::Hash;
-use glitter_core::sig::{KeyPair, PublicKey, SigError};
+use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::sync::{
-    Config, HeadEntry, Message, Node, Outbox, OutboxFull, PeerId, StoreFull, SyncStore,
-    WANT_HEDGE_MS, WANT_PEERS_MAX, WantEnd,
+    Config, HeadEntry, Message, PeerId, SyncStore, WANT_HEDGE_MS, WANT_PEERS_MAX, WantEnd,
 };
-use std::cell::Cell;
-use std::rc::Rc;
-
-/// One author's stored blocks, in seq order.
-type Chain = Vec<(Header, Option<Vec<u8>>)>;
-
-/// An in-memory store: every author's headers and payloads, in seq order.
-#[derive(Default)]
-struct Store {
-    chains: Vec<(PublicKey, Chain)>,
-}
-
-impl Store {
-    fn chain(&self, author: &PublicKey) -> Option<&Chain> {
-        self.chains
-            .iter()
-            .find(|(a, _)| a == author)
-            .map(|(_, c)| c)
-    }
-}
-
-impl SyncStore for Store {
-    fn head(&mut self, author: &PublicKey) -> Option<glitter_core::chain::Head> {
-        self.chain(author)
-            .and_then(|c| c.last())
-            .map(|(h, _)| glitter_core::chain::Head {
-                seq: h.seq,
-                id: h.id(),
-                timestamp_ms: h.timestamp_ms,
-            })
-    }
-    fn header(&mut self, author: &PublicKey, seq: u64) -> Option<Header> {
-        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        self.chain(author).and_then(|c| c.get(i)).map(|(h, _)| *h)
-    }
-    fn payload(&mut self, author: &PublicKey, seq: u64, buf: &mut [u8]) -> Option<usize> {
-        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        let p = self.chain(author)?.get(i)?.1.as_ref()?;
-        buf.get_mut(..p.len())?.copy_from_slice(p);
-        Some(p.len())
-    }
-    fn append(&mut self, header: &Header, payload: Option<&[u8]>) -> Result<(), StoreFull> {
-        let entry = (*header, payload.map(<[u8]>::to_vec));
-        match self.chains.iter_mut().find(|(a, _)| *a == header.author) {
-            Some((_, c)) => c.push(entry),
-            None => self.chains.push((header.author, vec![entry])),
-        }
-        Ok(())
-    }
-}
-
-/// Counts signature checks, then does the real one.
-#[derive(Clone, Default)]
-struct Counting(Rc<Cell<u64>>);
-
-impl SignatureCheck for Counting {
-    fn check(&mut self, h: &Header) -> Result<(), SigError> {
-        self.0.set(self.0.get() + 1);
-        Ed25519Check.check(h)
-    }
-}
-
-/// Collects what the node sends.
-#[derive(Default)]
-struct Sent(Vec<(PeerId, Vec<u8>)>);
-
-impl Outbox for Sent {
-    fn send(&mut self, to: PeerId, msg: &Message<'_>) -> Result<(), OutboxFull> {
-        let mut buf = [0u8; glitter_core::sync::message::MESSAGE_LEN_MAX];
-        let b = msg.emit(&mut buf).map_err(|_| OutboxFull)?;
-        self.0.push((to, b.to_vec()));
-        Ok(())
-    }
-}
-
-type TestNode = Node<Store, Counting, 64, 16, 16, 8, 4>;
-
-fn keys(n: u8) -> KeyPair {
-    KeyPair::from_seed([n; 32]).expect("non-zero seed")
-}
-
-fn node(me: u8) -> (TestNode, Rc<Cell<u64>>) {
-    let checks = Counting::default();
-    let count = checks.0.clone();
-    let cfg = Config::default();
-    (
-        TestNode::new(keys(me).public(), Store::default(), checks, cfg),
-        count,
-    )
-}
-
-struct NoHeaders;
-
-impl HeaderSource for NoHeaders {
-    fn header_at(&mut self, _seq: u64) -> Option<Header> {
-        None
-    }
-}
+use sync_common::{NoHeaders, Sent, TestNode, keys, node};
 
 /// Block 1 of `author` (a post), as a `Block` message too.
 fn block1(author: &KeyPair) -> (Header, Vec<u8>) {
