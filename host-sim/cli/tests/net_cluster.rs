@@ -149,7 +149,10 @@ fn five_nodes_replicate_and_survive_sigkill() {
     }
 
     // 5. Graceful shutdown: `stop` ends the process cleanly, and the data stays.
-    assert!(glitter_net::check_no_node(&nodes[2].data).is_err());
+    assert!(matches!(
+        glitter_net::check_no_node(&nodes[2].data),
+        Err(glitter_net::NodeRunning::Running { .. })
+    ));
     for n in &mut nodes {
         n.ctl(Request::Stop);
         let mut child = n.child.take().unwrap();

@@ -37,15 +37,33 @@ pub(crate) fn host_line(e: impl Into<BoxError>) -> String {
 
 /// A node is running on a data directory that an offline command wants
 /// ([`check_no_node`](crate::check_no_node)).
+/// Why an offline command may not open a data directory's image now.
 #[derive(Debug, thiserror::Error)]
-#[error(
-    "{}: a glitter node is running on this data directory; use `glitter node post`, \
-     `glitter node follow`, `glitter node feed` …, or stop it with `glitter node stop`",
-    data_dir.display()
-)]
-pub struct NodeRunning {
-    /// The data directory.
-    pub data_dir: PathBuf,
+pub enum NodeRunning {
+    /// A node holds `<data-dir>/node.lock`.
+    #[error(
+        "{}: a glitter node is running on this data directory; use `glitter node post`, \
+         `glitter node follow`, `glitter node feed` …, or stop it with `glitter node stop`",
+        data_dir.display()
+    )]
+    Running {
+        /// The data directory.
+        data_dir: PathBuf,
+    },
+    /// The lock file exists but cannot be opened or checked, so a running node cannot
+    /// be ruled out (the command refuses rather than risk a second writer).
+    #[error(
+        "{}: cannot tell whether a glitter node is running (its lock file cannot be checked); \
+         fix or remove the file once no node runs",
+        path.display()
+    )]
+    Unchecked {
+        /// The lock file.
+        path: PathBuf,
+        /// What opening or locking it said.
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 /// Why a libp2p swarm could not be built.

@@ -40,17 +40,22 @@ pub use error::{ControlError, NodeError, NodeRunning, RequestError, RestoreError
 /// tail while the node is mid-append) could damage it.
 ///
 /// # Errors
-/// [`NodeRunning`]: "a glitter node is running on …" naming the directory.
+/// [`NodeRunning::Running`]: "a glitter node is running on …" naming the directory;
+/// [`NodeRunning::Unchecked`] when the lock file exists but cannot be opened or locked
+/// (it fails closed: a node might be running).
 pub fn check_no_node(data_dir: &Path) -> Result<(), NodeRunning> {
     let path = data_dir.join(runtime::LOCK_NAME);
-    let Ok(f) = std::fs::File::open(&path) else {
-        return Ok(()); // never ran a node here
+    let f = match std::fs::File::open(&path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()), // never ran a node here
+        Err(source) => return Err(NodeRunning::Unchecked { path, source }),
     };
     match f.try_lock_shared() {
-        Ok(()) | Err(std::fs::TryLockError::Error(_)) => Ok(()),
-        Err(std::fs::TryLockError::WouldBlock) => Err(NodeRunning {
+        Ok(()) => Ok(()),
+        Err(std::fs::TryLockError::WouldBlock) => Err(NodeRunning::Running {
             data_dir: data_dir.to_path_buf(),
         }),
+        Err(std::fs::TryLockError::Error(source)) => Err(NodeRunning::Unchecked { path, source }),
     }
 }
 
@@ -94,4 +99,30 @@ pub fn stop_node(data_dir: &Path, wait: std::time::Duration) -> Result<Response,
         path.display()
     )];
     Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unreadable_lock_fails_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        // No lock file: no node ever ran here.
+        assert!(check_no_node(dir.path()).is_ok());
+        // A lock file that cannot be opened (a symlink loop; root can open any mode):
+        // a node might be running, so offline commands refuse.
+        let lock = dir.path().join(runtime::LOCK_NAME);
+        std::os::unix::fs::symlink(&lock, &lock).unwrap();
+        let e = check_no_node(dir.path()).unwrap_err();
+        assert!(matches!(e, NodeRunning::Unchecked { .. }), "{e}");
+        assert!(
+            e.to_string()
+                .contains("cannot tell whether a glitter node is running")
+        );
+        // An ordinary, unlocked lock file: no node runs.
+        std::fs::remove_file(&lock).unwrap();
+        std::fs::write(&lock, b"").unwrap();
+        assert!(check_no_node(dir.path()).is_ok());
+    }
 }
