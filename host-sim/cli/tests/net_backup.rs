@@ -140,9 +140,11 @@ fn backup_to_custodian_nodes_and_restore_on_a_new_device() {
         nodes[3].author.clone(),
         nodes[4].author.clone(),
     );
-    // Bob, Carol and Dave follow Alice; Erin does not.
+    // Bob, Carol and Dave follow Alice and hold her backups (their operators accepted
+    // custody of them); Erin does neither.
     for f in &nodes[1..4] {
         f.follow(&alice);
+        f.accept_custody(&alice);
     }
     for i in 0..5 {
         nodes[0].post(&format!("before the backup {i}"));
@@ -166,11 +168,11 @@ fn backup_to_custodian_nodes_and_restore_on_a_new_device() {
         "a refused backup appended blocks"
     );
 
-    // 2. A custodian that does not follow the owner refuses the package; with fewer
-    //    than k holders the owner is told so.
+    // 2. A custodian whose operator has not accepted the owner refuses the package;
+    //    with fewer than k holders the owner is told so.
     let r = backup(&nodes[0], &[&bob, &erin], 2);
     let err = r.error.clone().unwrap_or_default();
-    assert!(!r.ok && err.contains("does not follow"), "{r:?}");
+    assert!(!r.ok && err.contains("has not accepted"), "{r:?}");
     assert!(err.contains("only 1 of 2"), "{r:?}");
 
     // 3. The real backup: 2 of Bob, Carol and Dave, each with a checked receipt.
@@ -290,6 +292,7 @@ fn a_custodian_answering_garbage_is_refused_and_the_restore_still_succeeds() {
     let alice = nodes[0].author.clone();
     for f in &nodes[1..] {
         f.follow(&alice);
+        f.accept_custody(&alice);
     }
     let (last, _) = nodes[0].post("a post to back up");
     wait_authors_known(&nodes[0], 3);

@@ -129,6 +129,7 @@ fn backup_and_restore_over_the_network_against_the_engine() {
     });
     for c in &nodes[1..] {
         c.follow(&owner);
+        c.accept_custody(&owner);
     }
     let custodians: Vec<String> = nodes[1..].iter().map(|c| c.author.clone()).collect();
     net_common::wait_authors_known(&nodes[0], 3);

@@ -244,7 +244,7 @@ fn two_nodes_that_dial_each_other_keep_one_connection() {
 }
 
 #[test]
-fn a_followed_owner_still_delivers_a_large_package_and_a_stranger_is_refused_unread() {
+fn an_accepted_owner_still_delivers_a_large_package_and_a_stranger_is_refused_unread() {
     let dir = tempfile::tempdir().unwrap();
     let nodes = net_common::start_nodes(dir.path(), &["owner", "bob", "carol", "erin"], 0x71, None);
     let owner = &nodes[0];
@@ -253,9 +253,10 @@ fn a_followed_owner_still_delivers_a_large_package_and_a_stranger_is_refused_unr
     }
     net_common::wait_authors_known(owner, 3);
     let a = owner.author.clone();
-    // Bob and Carol follow the owner; Erin does not.
-    nodes[1].follow(&a);
-    nodes[2].follow(&a);
+    // Bob's and Carol's operators accept custody of the owner's backups; Erin's does
+    // not.
+    nodes[1].accept_custody(&a);
+    nodes[2].accept_custody(&a);
     // 300 posts: each package is far above the 4 KiB small-frame limit.
     owner.ctl(Request::PostMany { count: 300 });
     let backup = |custodians: &[&NodeProc]| {
@@ -269,22 +270,22 @@ fn a_followed_owner_still_delivers_a_large_package_and_a_stranger_is_refused_unr
         .expect("the owner answers")
     };
     // Erin never reads the package (it comes from a peer that is not an owner she
-    // follows) and refuses it; the owner is told.
+    // accepted) and refuses it; the owner is told.
     let r = backup(&[&nodes[1], &nodes[3]]);
     let err = r.error.clone().unwrap_or_default();
-    assert!(!r.ok && err.contains("does not follow"), "{r:?}");
+    assert!(!r.ok && err.contains("has not accepted"), "{r:?}");
     assert!(
         nodes[3].logs().contains("backup package from") && nodes[3].logs().contains("unread"),
         "{}",
         nodes[3].logs()
     );
-    // Bob and Carol read it in full: the large-frame path for followed owners works
+    // Bob and Carol read it in full: the large-frame path for accepted owners works
     // through real connections (the codec knows its peer).
     let r = backup(&[&nodes[1], &nodes[2]]);
     assert!(r.ok, "{r:?}\n{}", nodes[1].logs());
     for c in &nodes[1..3] {
         let listed = c.ctl(Request::Custody);
-        let bytes = listed.data[0]["bytes"].as_u64().unwrap_or(0);
+        let bytes = listed.data["held"][0]["bytes"].as_u64().unwrap_or(0);
         assert!(bytes > 4096, "{}: holds {bytes} bytes: {listed:?}", c.name);
     }
 }

@@ -538,6 +538,86 @@ impl BackupError {
     }
 }
 
+/// Why the custodian's consent list (the owners its operator agreed to hold backups
+/// for, [`crate::backup::consent`]) cannot be read, written or changed.
+#[derive(Debug, thiserror::Error)]
+pub enum ConsentError {
+    /// The file cannot be read or written.
+    #[error("{}: {what}", path.display())]
+    File {
+        /// The file.
+        path: PathBuf,
+        /// What failed.
+        what: &'static str,
+        /// Why.
+        #[source]
+        source: BoxError,
+    },
+    /// A line is not an owner key.
+    #[error("{}: line {line}: not an owner key", path.display())]
+    Line {
+        /// The file.
+        path: PathBuf,
+        /// The line number, from 1.
+        line: usize,
+        /// Why.
+        #[source]
+        source: AccountError,
+    },
+    /// The file names more owners than a custodian accepts.
+    #[error("{}: names more than {max} owners", path.display())]
+    TooMany {
+        /// The file.
+        path: PathBuf,
+        /// The bound.
+        max: usize,
+    },
+    /// The consent list is full.
+    #[error(
+        "custody is already accepted for {max} owners, the most a node keeps; revoke one \
+         first (`glitter node custody revoke OWNER`)"
+    )]
+    Full {
+        /// The bound.
+        max: usize,
+    },
+    /// The operator named their own key.
+    #[error("a node cannot be its own custodian")]
+    OwnKey,
+}
+
+/// Why a custodian refuses a package for its custody quota (checked before anything
+/// is written; [`crate::backup::consent::CustodyQuota`]).
+#[derive(Debug, thiserror::Error)]
+pub enum QuotaError {
+    /// The owner's backup would take more than the per-owner quota.
+    #[error(
+        "holding this backup of {owner} would take {bytes} bytes, over the custodian's \
+         per-owner custody quota of {quota} bytes"
+    )]
+    Owner {
+        /// The owner.
+        owner: PublicKey,
+        /// The bytes the owner's backup would take once written.
+        bytes: u64,
+        /// The per-owner quota.
+        quota: u64,
+    },
+    /// Every owner's backups together would take more than the total quota.
+    #[error(
+        "holding this backup of {owner} would bring the custodian's custody to {bytes} \
+         bytes, over its total custody quota of {quota} bytes"
+    )]
+    Total {
+        /// The owner.
+        owner: PublicKey,
+        /// The bytes all backups would take once written.
+        bytes: u64,
+        /// The total quota.
+        quota: u64,
+    },
+}
+
 /// Why a chain file does not verify: the block index (0-based in the file) and seq,
 /// and the reason.
 #[derive(Debug)]

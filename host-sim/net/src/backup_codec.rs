@@ -19,21 +19,23 @@ use std::sync::{Arc, Mutex, PoisonError};
 pub(crate) const REQ_DELIVER: u8 = 1;
 pub(crate) const RES_RELEASE: u8 = 5;
 
-/// What the node's backup codecs share: which peers may send large frames, and how
-/// many large frames are being read.
+/// What the node's backup codecs share: which peers may send large frames, how large,
+/// and how many large frames are being read.
 ///
 /// A codec learns the peer of its connection when libp2p clones it for the new
 /// connection ([`GatedBackup`](crate::transport::GatedBackup) names the peer around
-/// that call); the node keeps the owner set up to date as `Hello` answers and
-/// follows change.
+/// that call); the node keeps the owner set up to date as `Hello` answers, the
+/// operator's custody consent and (under `--custody-policy follows`) follows change.
 #[derive(Debug, Default)]
 pub struct BackupGate {
-    /// Connected peers whose `Hello` proved an author key this node follows (at most
-    /// one entry per connected peer).
+    /// Connected peers whose `Hello` proved an author key this node holds backups for
+    /// (at most one entry per connected peer).
     owners: Mutex<HashSet<PeerId>>,
     /// The peer of the connection whose handler is being built.
     next_peer: Mutex<Option<PeerId>>,
     large_reads: AtomicUsize,
+    /// The longest package read (0: [`FRAME_LEN_MAX`]).
+    package_max: AtomicUsize,
 }
 
 impl BackupGate {
@@ -43,6 +45,22 @@ impl BackupGate {
         let mut o = self.owners.lock().unwrap_or_else(PoisonError::into_inner);
         o.clear();
         o.extend(owners);
+    }
+
+    /// Sets the longest package read from an owner (at most [`FRAME_LEN_MAX`]); a
+    /// longer one is discarded unread and handed over as
+    /// [`BackupRequest::OverQuota`].
+    pub fn set_package_max(&self, max: usize) {
+        self.package_max
+            .store(max.min(FRAME_LEN_MAX), Ordering::Release);
+    }
+
+    /// The longest package read from an owner.
+    pub fn package_max(&self) -> usize {
+        match self.package_max.load(Ordering::Acquire) {
+            0 => FRAME_LEN_MAX,
+            m => m,
+        }
     }
 
     /// True if `peer` may send a large package.
@@ -253,6 +271,10 @@ impl libp2p::request_response::Codec for BackupCodec {
             drain(io, len - 1).await?;
             return Ok(BackupRequest::NotAnOwner { len: len as u32 });
         }
+        if len > self.gate.package_max() {
+            drain(io, len - 1).await?;
+            return Ok(BackupRequest::OverQuota { len: len as u32 });
+        }
         let _permit = self.gate.large_permit()?;
         read_rest(io, len, kind).await
     }
@@ -390,7 +412,7 @@ mod tests {
     }
 
     #[test]
-    fn large_packages_are_read_only_from_followed_owners() {
+    fn large_packages_are_read_only_from_admitted_owners() {
         let gate = Arc::new(BackupGate::default());
         let (owner, stranger) = (PeerId::random(), PeerId::random());
         gate.set_owners([owner]);
@@ -427,6 +449,39 @@ mod tests {
         assert!(block_on(c.read_request(&BACKUP_PROTOCOL, &mut &buf[..])).is_err());
         drop(permits);
         assert!(block_on(c.read_request(&BACKUP_PROTOCOL, &mut &buf[..])).is_ok());
+    }
+
+    #[test]
+    fn an_owners_package_over_the_quota_is_discarded_unread() {
+        let gate = Arc::new(BackupGate::default());
+        let owner = PeerId::random();
+        gate.set_owners([owner]);
+        assert_eq!(gate.package_max(), FRAME_LEN_MAX);
+        let big = package(1, SMALL_FRAME_MAX + 100);
+        let mut buf = Vec::new();
+        let mut c = codec_for(&gate, owner);
+        block_on(c.write_request(&BACKUP_PROTOCOL, &mut buf, big.clone())).unwrap();
+        let len = buf.len() - 4;
+        gate.set_package_max(len - 1);
+        assert_eq!(
+            block_on(c.read_request(&BACKUP_PROTOCOL, &mut &buf[..])).unwrap(),
+            BackupRequest::OverQuota { len: len as u32 }
+        );
+        gate.set_package_max(len);
+        assert_eq!(
+            block_on(c.read_request(&BACKUP_PROTOCOL, &mut &buf[..])).unwrap(),
+            big
+        );
+        // Small frames are not the quota's business.
+        gate.set_package_max(1);
+        let small = package(1, 10);
+        let mut buf = Vec::new();
+        block_on(c.write_request(&BACKUP_PROTOCOL, &mut buf, small.clone())).unwrap();
+        assert_eq!(
+            block_on(c.read_request(&BACKUP_PROTOCOL, &mut &buf[..])).unwrap(),
+            small
+        );
+        assert!(postcard::to_allocvec(&BackupRequest::OverQuota { len: 9 }).is_err());
     }
 
     #[test]

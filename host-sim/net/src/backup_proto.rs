@@ -22,10 +22,11 @@
 //! - every message but a package (`Deliver`) and a release (`Release`) is at most
 //!   [`SMALL_FRAME_MAX`] bytes;
 //! - a larger `Deliver` is read only from a peer that proved, with `Hello`, an author
-//!   key this node follows
-//!   ([`BackupGate`](crate::backup_codec::BackupGate)), and only [`LARGE_READS_MAX`]
-//!   at a time; from anyone else it is discarded unread in [`DRAIN_CHUNK`] pieces and
-//!   answered with a refusal ([`BackupRequest::NotAnOwner`]);
+//!   key this node holds backups for (an owner its operator accepted)
+//!   ([`BackupGate`](crate::backup_codec::BackupGate)), only [`LARGE_READS_MAX`]
+//!   at a time, and only up to the per-owner custody quota; from anyone else, or over
+//!   the quota, it is discarded unread in [`DRAIN_CHUNK`] pieces and answered with a
+//!   refusal ([`BackupRequest::NotAnOwner`], [`BackupRequest::OverQuota`]);
 //! - a larger `Release` is read only by a restoring device
 //!   ([`BackupCodec::device`](crate::backup_codec::BackupCodec::device)), which asked
 //!   for it;
@@ -59,7 +60,15 @@ pub const LARGE_READS_MAX: usize = 2;
 /// streams beyond it).
 pub const STREAMS_PER_CONNECTION_MAX: usize = 8;
 
-/// The buffer a package from a peer that is not a followed owner is discarded through.
+/// The most bytes of a `Deliver` frame that are framing rather than stored data: the
+/// kind byte and the length prefixes of the manifest block, the share, the record list
+/// and at most [`RECORDS_MAX`] records (each a varint of at most 5 bytes) come to 56.
+/// Everything else an honest package carries is written to disk, so a frame longer
+/// than the per-owner custody quota plus this cannot fit the quota and is discarded
+/// unread ([`BackupRequest::OverQuota`]).
+pub const DELIVER_FRAMING_MAX: usize = 64;
+
+/// The buffer a package from a peer that is not an admitted owner is discarded through.
 pub const DRAIN_CHUNK: usize = 8 * 1024;
 
 /// Most shard records in one package or release (a manifest lists at most 8 ranges).
@@ -107,10 +116,18 @@ pub enum BackupRequest {
         author: [u8; 32],
     },
     /// Never on the wire: what the codec hands the node instead of a package larger
-    /// than [`SMALL_FRAME_MAX`] from a peer that is not a followed owner. The package
-    /// was discarded unread; the node answers with a refusal.
+    /// than [`SMALL_FRAME_MAX`] from a peer that is not an owner this node holds
+    /// backups for. The package was discarded unread; the node answers with a refusal.
     #[serde(skip)]
     NotAnOwner {
+        /// The declared frame length.
+        len: u32,
+    },
+    /// Never on the wire: what the codec hands the node instead of an owner's package
+    /// longer than the per-owner custody quota plus [`DELIVER_FRAMING_MAX`]. The package
+    /// was discarded unread; the node answers with a refusal naming the quota.
+    #[serde(skip)]
+    OverQuota {
         /// The declared frame length.
         len: u32,
     },
@@ -131,7 +148,8 @@ pub enum BackupResponse {
     /// The package passed every check and is stored; `receipt` (64 bytes) is the
     /// custodian's signature over [`receipt_message`].
     Stored {
-        /// Bytes now held for the owner (share and shard records).
+        /// Bytes now held for the owner: the manifest block, the share and the shard
+        /// records (what counts against the custodian's quotas).
         bytes: u64,
         /// The signed receipt.
         #[serde(deserialize_with = "bytes")]

@@ -108,8 +108,24 @@ pub enum Request {
         #[serde(default)]
         valid_for_s: Option<u64>,
     },
-    /// The backups this node keeps as a custodian, and open approvals.
+    /// The custody rules, the backups this node keeps as a custodian, the owners it
+    /// accepted, and open approvals.
     Custody,
+    /// As a custodian: hold `owner`'s backups from now on (kept in the data directory,
+    /// across restarts).
+    CustodyAccept {
+        /// The owner's key, 64 hex digits.
+        owner: String,
+    },
+    /// As a custodian: refuse `owner`'s new backups from now on. What is held is kept
+    /// (it can still be released for a restore) unless `delete`.
+    CustodyRevoke {
+        /// The owner's key, 64 hex digits.
+        owner: String,
+        /// Also delete what this node holds for `owner`.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        delete: bool,
+    },
     /// Shuts the node down gracefully.
     Stop,
 }
@@ -264,6 +280,20 @@ mod tests {
         let back: Request = serde_json::from_str(r#"{"cmd":"post","text":"hi"}"#).unwrap();
         assert_eq!(back, r);
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"nope"}"#).is_err());
+        let revoke: Request =
+            serde_json::from_str(r#"{"cmd":"custody_revoke","owner":"k"}"#).unwrap();
+        assert_eq!(
+            revoke,
+            Request::CustodyRevoke {
+                owner: "k".into(),
+                delete: false
+            }
+        );
+        let accept = Request::CustodyAccept { owner: "k".into() };
+        assert_eq!(
+            serde_json::to_string(&accept).unwrap(),
+            r#"{"cmd":"custody_accept","owner":"k"}"#
+        );
         assert!(serde_json::from_str::<Request>(r#"{"cmd":"follow","author":"a","x":1}"#).is_err());
     }
 

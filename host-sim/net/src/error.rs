@@ -302,6 +302,12 @@ pub enum RequestError {
         /// The owner.
         owner: PublicKey,
     },
+    /// A revoke of an owner neither accepted nor (with `--delete`) held.
+    #[error("custody of {owner} is not accepted here, and nothing is held for it")]
+    NotAccepted {
+        /// The owner.
+        owner: PublicKey,
+    },
     /// Too many approvals are open.
     #[error("{max} approvals are already open; wait for some to expire")]
     ApprovalsFull {
@@ -338,14 +344,46 @@ pub enum PackageError {
     /// The owner is this node.
     #[error("a node cannot be its own custodian")]
     OwnCustodian,
-    /// The owner is not followed here.
-    #[error("{me} keeps backups only for authors it follows, and does not follow {owner}")]
-    NotFollowed {
+    /// The owner is not one this node holds backups for.
+    #[error(
+        "{me} holds backups only for owners its operator accepted{}, and has not accepted \
+         {owner} (`glitter node custody accept OWNER` on its node)",
+        if *follows { " or it follows" } else { "" }
+    )]
+    NotAccepted {
         /// This node's author key.
         me: PublicKey,
         /// The owner.
         owner: PublicKey,
+        /// Whether the node also holds backups for the authors it follows
+        /// (`--custody-policy follows`).
+        follows: bool,
     },
+    /// A large package from a peer that has not proven its author key.
+    #[error("{peer} has not proven an author key (Hello) that {me} holds backups for")]
+    Unproven {
+        /// The peer.
+        peer: libp2p::PeerId,
+        /// This node's author key.
+        me: PublicKey,
+    },
+    /// A package frame larger than the per-owner quota (and its framing): everything
+    /// it carries would be stored, so it is discarded unread.
+    #[error(
+        "a {len} byte package exceeds the custodian's per-owner custody quota of {quota} bytes"
+    )]
+    FrameOverQuota {
+        /// The frame's length.
+        len: u32,
+        /// The per-owner quota.
+        quota: u64,
+    },
+    /// The custody directory cannot be measured for the quotas.
+    #[error("cannot count the bytes held in custody")]
+    Usage(#[source] BoxError),
+    /// The package would exceed a custody quota (nothing was written).
+    #[error(transparent)]
+    Quota(#[from] glitter_host::error::QuotaError),
     /// The sealed share does not parse.
     #[error("sealed share")]
     SealedShare(#[source] glitter_core::backup::seal::SealError),

@@ -3,8 +3,9 @@
 
 use crate::commands::account::AccountCommand;
 use anyhow::Result;
-use clap::{Args, Subcommand};
+use clap::{Args, Subcommand, ValueEnum};
 use glitter_host::account::Action;
+use glitter_host::backup::{CustodyPolicy, CustodyQuota};
 use glitter_net::control::{Request, control_call};
 use glitter_net::runtime;
 use libp2p::Multiaddr;
@@ -55,6 +56,23 @@ pub struct RunArgs {
     #[arg(long, value_name = "BLOCKS", default_value_t = glitter_net::store::Quota::BLOCKS_PER_AUTHOR_DEFAULT)]
     pub author_quota: u64,
 
+    /// Whom this node holds backups for, as a custodian. `accepted`: only owners you
+    /// accepted with `glitter node custody accept OWNER`. `follows`: those, and every
+    /// author this node follows.
+    #[arg(long, value_name = "POLICY", value_enum, default_value_t = PolicyArg::Accepted)]
+    pub custody_policy: PolicyArg,
+
+    /// Most bytes of backups held for any one owner (its manifest block, share and
+    /// shards); a package that would take more is refused before anything is written.
+    /// The default, 64 MiB, is eight times the default flash image.
+    #[arg(long, value_name = "BYTES", default_value_t = CustodyQuota::PER_OWNER_DEFAULT)]
+    pub custody_owner_quota: u64,
+
+    /// Most bytes of backups held for every owner together; a package that would bring
+    /// the total over it is refused before anything is written. Default 1 GiB.
+    #[arg(long, value_name = "BYTES", default_value_t = CustodyQuota::TOTAL_DEFAULT)]
+    pub custody_total_quota: u64,
+
     /// TEST ONLY: behave as an adversary (publish malformed and inflated heads, answer
     /// wants with forged blocks). Used by the bad-peer tests.
     #[arg(long, hide = true)]
@@ -69,6 +87,48 @@ pub struct RunArgs {
     /// tick and never answer a want. Used by the fake-heads test.
     #[arg(long, hide = true)]
     pub fake_heads: bool,
+}
+
+/// `--custody-policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PolicyArg {
+    /// Only owners accepted with `glitter node custody accept` (the default).
+    Accepted,
+    /// Accepted owners, and every author this node follows.
+    Follows,
+}
+
+impl From<PolicyArg> for CustodyPolicy {
+    fn from(p: PolicyArg) -> CustodyPolicy {
+        match p {
+            PolicyArg::Accepted => CustodyPolicy::Accepted,
+            PolicyArg::Follows => CustodyPolicy::Follows,
+        }
+    }
+}
+
+/// `glitter node custody …`: what this node holds as a custodian, and for whom.
+#[derive(Debug, Subcommand)]
+pub enum CustodyAction {
+    /// List the custody rules, the backups this node keeps, the owners it accepted,
+    /// and open approvals (the default).
+    List,
+    /// Hold OWNER's backups from now on (kept in the data directory, across
+    /// restarts). Until then this node refuses OWNER's packages, unless it runs with
+    /// `--custody-policy follows` and follows OWNER.
+    Accept {
+        /// The owner's public key, 64 hex digits.
+        owner: String,
+    },
+    /// Refuse OWNER's new backups from now on. The copy already held is kept, and can
+    /// still be released for a restore, unless --delete.
+    Revoke {
+        /// The owner's public key, 64 hex digits.
+        owner: String,
+        /// Also delete the backup this node holds for OWNER.
+        #[arg(long)]
+        delete: bool,
+    },
 }
 
 /// Commands sent to the node running on the data directory.
@@ -95,7 +155,8 @@ pub enum NodeAction {
     /// Back up your identity and chain to custodians: connected peers, named by author
     /// key (any `--threshold` of them restore you). Waits for their signed receipts.
     Backup {
-        /// A custodian's author key (repeat; 2 to 16). It must be connected and follow you.
+        /// A custodian's author key (repeat; 2 to 16). It must be connected and have
+        /// accepted custody of your backups (`glitter node custody accept YOUR-KEY`).
         #[arg(long = "custodian", value_name = "AUTHOR", required = true)]
         custodians: Vec<String>,
         /// How many custodians are needed to restore (2 ≤ k ≤ n).
@@ -115,8 +176,13 @@ pub enum NodeAction {
         #[arg(long, value_name = "SECONDS", default_value_t = 900)]
         valid_for: u64,
     },
-    /// List the backups this node keeps as a custodian, and open approvals.
-    Custody,
+    /// As a custodian: list what this node keeps and for whom (no subcommand), accept
+    /// an owner's backups, or revoke that.
+    Custody {
+        /// What to do (default: list).
+        #[command(subcommand)]
+        action: Option<CustodyAction>,
+    },
     /// Shut the running node down gracefully.
     Stop,
     /// Append COUNT posts at once (benchmarks).
@@ -154,7 +220,13 @@ impl NodeAction {
                 code,
                 valid_for_s: Some(valid_for),
             },
-            NodeAction::Custody => Request::Custody,
+            NodeAction::Custody { action } => match action {
+                None | Some(CustodyAction::List) => Request::Custody,
+                Some(CustodyAction::Accept { owner }) => Request::CustodyAccept { owner },
+                Some(CustodyAction::Revoke { owner, delete }) => {
+                    Request::CustodyRevoke { owner, delete }
+                }
+            },
             NodeAction::PostMany { count } => Request::PostMany { count },
         }
     }
@@ -194,6 +266,11 @@ pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
         quota: glitter_net::store::Quota {
             blocks_per_author: a.author_quota,
             ..glitter_net::store::Quota::default()
+        },
+        custody_policy: a.custody_policy.into(),
+        custody_quota: CustodyQuota {
+            per_owner: a.custody_owner_quota,
+            total: a.custody_total_quota,
         },
     };
     runtime::run(opts, data_dir)?;

@@ -199,6 +199,25 @@ impl NodeProc {
         });
     }
 
+    /// As a custodian: holds `owner`'s backups from now on.
+    pub fn accept_custody(&self, owner: &str) {
+        self.ctl(Request::CustodyAccept {
+            owner: owner.into(),
+        });
+    }
+
+    /// The bytes of every file this node's data directory holds for `owner` in
+    /// custody (0 if none).
+    pub fn custody_bytes(&self, owner: &str) -> u64 {
+        std::fs::read_dir(self.data.join("custody").join(owner)).map_or(0, |rd| {
+            rd.filter_map(Result::ok)
+                .filter_map(|e| e.metadata().ok())
+                .filter(|m| m.is_file())
+                .map(|m| m.len())
+                .sum()
+        })
+    }
+
     /// Posts `text`; returns (seq, id).
     pub fn post(&self, text: &str) -> (u64, String) {
         let r = self.ctl(Request::Post {

@@ -199,6 +199,8 @@ impl Runtime {
                 valid_for_s,
             } => self.approve(&owner, &code, valid_for_s.unwrap_or(900)),
             Request::Custody => Ok(self.custody_list()),
+            Request::CustodyAccept { owner } => self.custody_accept(&owner),
+            Request::CustodyRevoke { owner, delete } => self.custody_revoke(&owner, delete),
             Request::Stop => {
                 self.stop = true;
                 Ok(Response::ok(

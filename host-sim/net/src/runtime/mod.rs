@@ -22,8 +22,9 @@
 //! The loop is here; the rest is in one module per concern: `swarm` (the libp2p
 //! behaviour and the gossip validator), `own` (the store and the node's own chain),
 //! `control` (the control socket and its requests), `custody` (backup and restore on
-//! `/glitter/backup/1`) and `adversary` (the test-only `--evil` and `--equivocate`
-//! modes, reached only through the `adversary` field).
+//! `/glitter/backup/1`, the custodian's consent and quotas) and `adversary` (the
+//! test-only `--evil` and `--equivocate` modes, reached only through the `adversary`
+//! field).
 //!
 //! [`Node`]: glitter_core::sync::Node
 
@@ -105,6 +106,11 @@ pub struct Options {
     pub mdns: bool,
     /// What is stored for other authors.
     pub quota: crate::store::Quota,
+    /// Whom the node holds backups for: accepted owners only (the default), or also
+    /// the authors it follows.
+    pub custody_policy: glitter_host::backup::CustodyPolicy,
+    /// How many bytes of backups it holds, per owner and in total.
+    pub custody_quota: glitter_host::backup::CustodyQuota,
 }
 
 /// Transport-level counters (the core has its own).
@@ -245,7 +251,7 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         stats: NetStats::default(),
         data_dir: data_dir.to_path_buf(),
         stop: false,
-        backup: BackupState::default(),
+        backup: BackupState::load(data_dir, opts.custody_policy, opts.custody_quota)?,
         out: opts.out,
         adversary: Adversary::from_flags(opts.evil, opts.equivocate, opts.fake_heads),
     };
@@ -255,6 +261,7 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         rt.swarm.local_peer_id()
     );
     rt.out.line(&hello);
+    rt.start_custody();
     rt.redial();
     let mut tick = tokio::time::interval(Duration::from_millis(opts.tick_ms.max(10)));
     let mut redial = tokio::time::interval(Duration::from_millis(REDIAL_MS));
