@@ -8,7 +8,9 @@
 //!   reconnects.
 //!
 //! Each throwaway peer is an in-process libp2p swarm with a fresh key: it connects to
-//! one node, publishes one empty `Heads` on the heads topic and goes away.
+//! one node, publishes one empty `Heads` on the heads topic and goes away. They all
+//! come from 127.0.0.1, standing for thousands of hosts, so the node they connect to
+//! runs with a per-IP limit above `CONCURRENT` (`--max-conns-per-ip`).
 
 mod net_common;
 
@@ -24,6 +26,14 @@ use std::time::{Duration, Instant};
 const PUBLISHERS: u64 = 5_000;
 /// Publishers running at once.
 const CONCURRENT: usize = 48;
+
+/// The options of the node the publishers connect to: 200 ms ticks, and room for all
+/// of them from one address.
+fn flooded_node_args() -> Vec<String> {
+    ["--tick-ms", "200", "--max-conns-per-ip", "256"]
+        .map(String::from)
+        .to_vec()
+}
 
 /// One throwaway publisher: connect to `relay`, publish an empty `Heads` once the
 /// relay's subscription is known, give it time to leave, then drop everything.
@@ -107,7 +117,7 @@ fn thousands_of_forwarded_publishers_do_not_exhaust_peer_ids() {
     let dir = tempfile::tempdir().unwrap();
     let tick = vec!["--tick-ms".to_string(), "200".to_string()];
     let mut relay = NodeProc::new(dir.path(), "relay", 0x51);
-    relay.extra = tick.clone();
+    relay.extra = flooded_node_args();
     relay.start();
     let mut victim = NodeProc::new(dir.path(), "victim", 0x52);
     victim.extra = tick.clone();
@@ -214,7 +224,7 @@ fn ban_churn() {
     author.extra = tick.clone();
     author.start();
     let mut honest = NodeProc::new(dir.path(), "honest", 0x72);
-    honest.extra = tick.clone();
+    honest.extra = flooded_node_args();
     honest.peers = vec![author.addr.clone()];
     honest.start();
     let a = author.author.clone();

@@ -27,7 +27,40 @@ pub const SYNC_TIMEOUT_S: u64 = 10;
 /// How long a backup request (a package or a release) may take.
 pub const BACKUP_TIMEOUT_S: u64 = 60;
 
-/// A swarm over TCP + noise + yamux on tokio, closing connections idle for `idle`.
+/// Most streams open at once on one connection, both directions together (yamux). A
+/// peer that opens more loses the connection (yamux closes it). Each stream may
+/// buffer up to yamux's 256 KiB window of data nobody has read yet, so this bounds a
+/// connection's buffers at 128 × 256 KiB = 32 MiB. It sits above what a peer running
+/// this code opens: [`SYNC_STREAMS_PER_CONNECTION_MAX`] +
+/// [`STREAMS_PER_CONNECTION_MAX`] (backup) + gossipsub, identify and ping (a few).
+pub const YAMUX_STREAMS_MAX: usize = 128;
+/// Most inbound streams still agreeing on their protocol on one connection; later
+/// ones wait in yamux (within [`YAMUX_STREAMS_MAX`]).
+pub const NEGOTIATING_STREAMS_MAX: usize = 32;
+/// Most `/glitter/sync/1` streams at once on one connection, inbound and outbound
+/// together; libp2p resets an inbound one beyond it and fails an outbound one. A node
+/// sends at most half of it to one peer (`runtime::REQUESTS_PER_PEER_MAX`).
+pub const SYNC_STREAMS_PER_CONNECTION_MAX: usize = 64;
+
+// What a peer running this code opens on one connection stays below yamux's limit.
+const _: () = assert!(
+    SYNC_STREAMS_PER_CONNECTION_MAX + STREAMS_PER_CONNECTION_MAX + NEGOTIATING_STREAMS_MAX
+        < YAMUX_STREAMS_MAX
+);
+
+/// yamux with at most [`YAMUX_STREAMS_MAX`] streams per connection. (libp2p-yamux 0.47
+/// sets a stream limit only through its yamux 0.12 implementation, which speaks the
+/// same `/yamux/1.0.0` as its default 0.13 one, with a fixed 256 KiB window per stream
+/// instead of windows auto-tuned up to 1 GiB per connection, and 512 streams.)
+pub fn yamux_config() -> yamux::Config {
+    let mut c = yamux::Config::default();
+    c.set_max_num_streams(YAMUX_STREAMS_MAX);
+    c
+}
+
+/// A swarm over TCP + noise + yamux on tokio, closing connections idle for `idle`;
+/// at most [`YAMUX_STREAMS_MAX`] streams per connection, [`NEGOTIATING_STREAMS_MAX`]
+/// of them inbound and negotiating.
 ///
 /// # Errors
 /// [`SwarmError::Tcp`] if the transport cannot be built.
@@ -41,12 +74,15 @@ pub fn tcp_swarm<B: NetworkBehaviour>(
         .with_tcp(
             tcp::Config::default().nodelay(true),
             noise::Config::new,
-            yamux::Config::default,
+            yamux_config,
         )
         .map_err(SwarmError::Tcp)?
         .with_behaviour(|_| behaviour);
     Ok(with_behaviour
-        .with_swarm_config(|c| c.with_idle_connection_timeout(idle))
+        .with_swarm_config(|c| {
+            c.with_idle_connection_timeout(idle)
+                .with_max_negotiating_inbound_streams(NEGOTIATING_STREAMS_MAX)
+        })
         .build())
 }
 
@@ -58,13 +94,15 @@ pub fn identify_behaviour(key: &Keypair) -> identify::Behaviour {
     ))
 }
 
-/// `/glitter/sync/1` (blocks), served (`Full`) or only asked (`Outbound`).
+/// `/glitter/sync/1` (blocks), served (`Full`) or only asked (`Outbound`); at most
+/// [`SYNC_STREAMS_PER_CONNECTION_MAX`] streams at once per connection.
 pub fn sync_behaviour(support: ProtocolSupport) -> request_response::Behaviour<SyncCodec> {
     request_response::Behaviour::with_codec(
         SyncCodec,
         [(SYNC_PROTOCOL, support)],
         request_response::Config::default()
-            .with_request_timeout(Duration::from_secs(SYNC_TIMEOUT_S)),
+            .with_request_timeout(Duration::from_secs(SYNC_TIMEOUT_S))
+            .with_max_concurrent_streams(SYNC_STREAMS_PER_CONNECTION_MAX),
     )
 }
 

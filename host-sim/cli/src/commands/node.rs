@@ -73,6 +73,14 @@ pub struct RunArgs {
     #[arg(long, value_name = "BYTES", default_value_t = CustodyQuota::TOTAL_DEFAULT)]
     pub custody_total_quota: u64,
 
+    /// Most inbound connections from one IP address (an IPv6 /64), still in their
+    /// handshake or established; more are refused at once. Outbound connections do not
+    /// count. Raise it when many peers share an address (behind one NAT, or local
+    /// tests); the node keeps at most 256 connections and 32 handshakes in all anyway.
+    #[arg(long, value_name = "N", default_value_t = runtime::CONNECTIONS_PER_IP_DEFAULT,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub max_conns_per_ip: u32,
+
     /// TEST ONLY: behave as an adversary (publish malformed and inflated heads, answer
     /// wants with forged blocks). Used by the bad-peer tests.
     #[arg(long, hide = true)]
@@ -272,6 +280,7 @@ pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
             per_owner: a.custody_owner_quota,
             total: a.custody_total_quota,
         },
+        max_conns_per_ip: a.max_conns_per_ip,
     };
     runtime::run(opts, data_dir)?;
     Ok(())

@@ -340,6 +340,7 @@ impl Runtime {
             "unbacked": s.unbacked,
             "peers": self.node.peer_count(),
         });
+        let per_ip = self.swarm.behaviour().ip_limits.stats();
         let lines = vec![
             format!("author   {me}"),
             format!("peer id  {}", self.swarm.local_peer_id()),
@@ -352,6 +353,18 @@ impl Runtime {
                     .join(" ")
             ),
             format!("peers    {} connected", self.connected.len()),
+            format!(
+                "conns    {} established; inbound from {} addresses, at most {} from one \
+                 (limit {}), {} refused by that limit",
+                self.swarm
+                    .network_info()
+                    .connection_counters()
+                    .num_established(),
+                per_ip.ips,
+                per_ip.busiest,
+                per_ip.max,
+                per_ip.denied
+            ),
             format!(
                 "store    {} blocks, {} authors, {} of {} flash bytes used",
                 usage.blocks, usage.authors, usage.flash_bytes_used, usage.flash_bytes
@@ -380,6 +393,7 @@ impl Runtime {
                 "listen": self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
                 "connected": self.connected.len(),
                 "connections": self.swarm.network_info().connection_counters().num_established(),
+                "inbound_per_ip": per_ip,
                 "heads": heads,
                 "blocks": usage.blocks,
                 "core": core,

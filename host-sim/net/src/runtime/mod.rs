@@ -20,7 +20,8 @@
 //! score, and its core score is mirrored into gossipsub's application-specific score.
 //!
 //! The loop is here; the rest is in one module per concern: `swarm` (the libp2p
-//! behaviour and the gossip validator), `own` (the store and the node's own chain),
+//! behaviour and the gossip validator), `ip_limits` (inbound connections per IP
+//! address), `own` (the store and the node's own chain),
 //! `control` (the control socket and its requests), `custody` (backup and restore on
 //! `/glitter/backup/1`, the custodian's consent and quotas) and `adversary` (the
 //! test-only `--evil` and `--equivocate` modes, reached only through the `adversary`
@@ -32,10 +33,12 @@ mod adversary;
 mod control;
 mod custody;
 mod fetch;
+mod ip_limits;
 mod own;
 mod peers;
 mod swarm;
 
+pub use ip_limits::{CONNECTIONS_PER_IP_DEFAULT, IpLimitStats, PerIpExceeded, counted_ip};
 pub use swarm::{LIBP2P_KEY_DOMAIN, libp2p_keypair};
 
 use crate::codec::RESPONSE_MESSAGES_MAX;
@@ -73,6 +76,10 @@ pub const LOCK_NAME: &str = "node.lock";
 /// Most sync requests in flight; more are dropped (the core asks again after its want
 /// timeout).
 pub const REQUESTS_IN_FLIGHT_MAX: usize = 64;
+/// Most sync requests in flight to one peer: with the same number coming from a peer
+/// that runs this code, a connection's `/glitter/sync/1` streams stay within
+/// [`crate::transport::SYNC_STREAMS_PER_CONNECTION_MAX`].
+pub const REQUESTS_PER_PEER_MAX: usize = crate::transport::SYNC_STREAMS_PER_CONNECTION_MAX / 2;
 /// Most messages one core call may emit before the outbox refuses more.
 const OUTBOX_MAX: usize = 256;
 /// How often (on average) configured peers that are not connected are dialled again.
@@ -111,6 +118,9 @@ pub struct Options {
     pub custody_policy: glitter_host::backup::CustodyPolicy,
     /// How many bytes of backups it holds, per owner and in total.
     pub custody_quota: glitter_host::backup::CustodyQuota,
+    /// Most inbound connections from one IP address (an IPv6 /64), in their handshake
+    /// or established ([`CONNECTIONS_PER_IP_DEFAULT`] by default).
+    pub max_conns_per_ip: u32,
 }
 
 /// Transport-level counters (the core has its own).
@@ -216,7 +226,7 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
     let follows = own::replay_follows(&mut node, &keys.public())?;
     let key = libp2p_keypair(&keys)?;
     let topic = IdentTopic::new(HEADS_TOPIC);
-    let mut swarm = swarm::build_swarm(key, &topic, opts.mdns)?;
+    let mut swarm = swarm::build_swarm(key, &topic, opts.mdns, opts.max_conns_per_ip)?;
     for addr in &opts.listen {
         swarm.listen_on(addr.clone()).map_err(|e| match e {
             // libp2p wraps the OS error in layers that each print it again: keep its
@@ -392,7 +402,8 @@ impl Runtime {
         let Some(pid) = self.libp2p_id(to) else {
             return;
         };
-        if self.in_flight >= REQUESTS_IN_FLIGHT_MAX {
+        let to_peer = self.requests.values().filter(|(p, ..)| *p == to).count();
+        if self.in_flight >= REQUESTS_IN_FLIGHT_MAX || to_peer >= REQUESTS_PER_PEER_MAX {
             self.stats.requests_dropped += 1;
             return;
         }

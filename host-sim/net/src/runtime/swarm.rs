@@ -2,6 +2,7 @@
 //! the two request-response protocols, identify, ping, optional mDNS) and the gossip
 //! validator.
 
+use super::ip_limits::IpLimits;
 use crate::codec::SyncCodec;
 use crate::error::SwarmError;
 use crate::transport::{GatedBackup, identify_behaviour, sync_behaviour, tcp_swarm};
@@ -47,7 +48,10 @@ const GOSSIP_ID_DOMAIN: &[u8] = b"glitter/gossip-id/v1";
 /// Everything a node speaks.
 #[derive(NetworkBehaviour)]
 pub(super) struct Behaviour {
-    /// First, so a connection it refuses reaches no other behaviour.
+    /// First, so a connection it refuses reaches no other behaviour (nor counts in
+    /// `limits`): inbound connections per IP address.
+    pub(super) ip_limits: IpLimits,
+    /// Second, for the same reason: in total, in their handshake, per peer.
     limits: connection_limits::Behaviour,
     pub(super) gossipsub: gossipsub::Behaviour,
     pub(super) sync: request_response::Behaviour<SyncCodec>,
@@ -70,11 +74,13 @@ pub fn libp2p_keypair(keys: &KeyPair) -> Result<Keypair, SwarmError> {
     Keypair::ed25519_from_bytes(&mut secret).map_err(SwarmError::Identity)
 }
 
-/// The node's swarm: its behaviour over TCP + noise + yamux, subscribed to `topic`.
+/// The node's swarm: its behaviour over TCP + noise + yamux, subscribed to `topic`,
+/// taking at most `conns_per_ip` inbound connections from one IP address.
 pub(super) fn build_swarm(
     key: Keypair,
     topic: &IdentTopic,
     with_mdns: bool,
+    conns_per_ip: u32,
 ) -> Result<Swarm<Behaviour>, SwarmError> {
     let gossip_config = gossipsub::ConfigBuilder::default()
         .heartbeat_initial_delay(Duration::from_millis(100))
@@ -109,6 +115,7 @@ pub(super) fn build_swarm(
         .with_max_pending_incoming(Some(PENDING_INBOUND_MAX))
         .with_max_established_per_peer(Some(CONNECTIONS_PER_PEER_MAX));
     let behaviour = Behaviour {
+        ip_limits: IpLimits::new(conns_per_ip),
         limits: connection_limits::Behaviour::new(limits),
         gossipsub: gossip,
         sync: sync_behaviour(ProtocolSupport::Full),
