@@ -328,7 +328,7 @@ fn custody_survives_partial_writes_and_restore_falls_back_a_version() {
 }
 
 /// Timing figures for docs/PERFORMANCE.md (ignored by default; run with
-/// `cargo test --release -p glitter-sim --test backup perf_figures -- --ignored --nocapture`).
+/// `cargo test --release -p glitter --test backup perf_figures -- --ignored --nocapture`).
 #[test]
 #[ignore]
 fn perf_figures() {
