@@ -147,6 +147,11 @@ impl Rng {
         Rng(s)
     }
 
+    /// The generator seeded with `seed` (for suites with their own seed variable).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed)
+    }
+
     /// The next 64 random bits.
     pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
@@ -154,6 +159,11 @@ impl Rng {
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
+    }
+
+    /// Uniform in `lo..=hi` (`lo <= hi < u64::MAX`).
+    pub fn range(&mut self, (lo, hi): (u64, u64)) -> u64 {
+        lo + self.next_u64() % (hi - lo + 1)
     }
 
     /// Uniform in `0..n` (`n > 0`).

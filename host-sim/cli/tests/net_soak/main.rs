@@ -24,10 +24,13 @@
 //! GLITTER_SOAK_SECS=120 cargo test -p glitter --test net_soak -- --nocapture
 //! ```
 
+#[path = "../cli_common/mod.rs"]
+mod cli_common;
 #[path = "../net_common/mod.rs"]
 mod net_common;
 mod report;
 
+use cli_common::Rng;
 use glitter_net::{Request, control_request};
 use net_common::{NodeProc, wait_for};
 use report::{Sample, below_zero, mib, percentile, sample, verdict};
@@ -60,23 +63,6 @@ const VERDICT_WAIT: Duration = Duration::from_secs(30);
 const EVIL_KILLS: [f64; 2] = [0.4, 0.7];
 const EVIL_DOWN_MS: (u64, u64) = (500, 2_000);
 
-/// A deterministic generator for the schedule (splitmix64).
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn range(&mut self, (lo, hi): (u64, u64)) -> u64 {
-        lo + self.next() % (hi - lo + 1)
-    }
-}
-
 enum Event {
     Post(usize),
     Sample,
@@ -90,7 +76,7 @@ struct Schedule {
 }
 
 fn schedule(seed: u64, run_ms: u64, sample_ms: u64) -> Schedule {
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let mut events = Vec::new();
     let mean = (POST_GAP_MS.0 + POST_GAP_MS.1) / 2;
     for i in 0..HONEST {
