@@ -44,7 +44,7 @@ pub struct PerIpExceeded {
     pub max: u32,
 }
 
-/// What [`IpLimits`] holds and has refused.
+/// What the per-IP limit (`IpLimits`, the swarm's first behaviour) holds and has refused.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct IpLimitStats {
     /// The limit per address.
