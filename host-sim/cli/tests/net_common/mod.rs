@@ -281,22 +281,28 @@ pub fn start_nodes(
     nodes
 }
 
-/// Waits until `node` knows the author key of `n` peers (their `Hello` answers).
+/// Waits until `node` knows the author key of `n` peers (their `Hello` answers); on a
+/// timeout the failure shows the node's peer table and log.
 pub fn wait_authors_known(node: &NodeProc, n: usize) {
-    wait_for(
-        "the node to know every peer's author",
-        Duration::from_secs(20),
-        || {
-            let r = node.ctl(Request::Peers);
-            let known = r
-                .data
-                .as_array()?
-                .iter()
-                .filter(|p| p["author"].is_string())
-                .count();
-            (known >= n).then_some(())
-        },
-    );
+    let bound = Duration::from_secs(20);
+    let start = Instant::now();
+    loop {
+        let r = node.ctl(Request::Peers);
+        let known = r.data.as_array().map_or(0, |rows| {
+            rows.iter().filter(|p| p["author"].is_string()).count()
+        });
+        if known >= n {
+            return;
+        }
+        assert!(
+            start.elapsed() < bound,
+            "timed out after {bound:?} waiting for {} to know {n} peers' authors ({known} known)\npeers: {:#}\n{}",
+            node.name,
+            r.data,
+            node.logs()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
 }
 
 pub fn hex_seed(b: u8) -> String {

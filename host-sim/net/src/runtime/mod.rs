@@ -428,6 +428,7 @@ impl Runtime {
 
     fn on_tick(&mut self) {
         self.announce();
+        self.retry_hellos();
         let now = self.now_ms();
         if let Err(e) = own::checkpoint(&self.data_dir, &mut self.node, now) {
             self.out

@@ -65,6 +65,22 @@ struct Approval {
     until: Instant,
 }
 
+/// How often a node asks a connected peer `Hello` before it gives up.
+const HELLO_TRIES_MAX: u8 = 4;
+/// How long a node waits for a `Hello` answer before it asks again: well under the
+/// protocol's request timeout, so that a request lost with a closing duplicate
+/// connection, or stuck behind a busy peer, does not leave the peer unproven for good.
+const HELLO_RETRY_MS: u64 = 3_000;
+
+/// A `Hello` a node asked a connected peer and has no verified answer to yet.
+#[derive(Clone, Copy)]
+struct HelloAsk {
+    /// When it last asked.
+    at_ms: u64,
+    /// How often it asked.
+    tries: u8,
+}
+
 /// What an outbound backup request was for.
 enum Outbound {
     Hello,
@@ -76,6 +92,9 @@ enum Outbound {
 pub(super) struct BackupState {
     /// Peers whose author key is proven by `Hello`.
     authors: HashMap<PeerId, PublicKey>,
+    /// Connected peers asked `Hello` and not yet proven (at most one entry per
+    /// connected peer: removed on an answer, a give-up or a disconnection).
+    hellos: HashMap<PeerId, HelloAsk>,
     approvals: Vec<Approval>,
     outbound: HashMap<OutboundRequestId, Outbound>,
     jobs: Vec<Job>,
@@ -136,17 +155,49 @@ fn refused(reason: impl std::fmt::Display) -> BackupResponse {
 impl Runtime {
     /// Asks a newly connected peer which author it is.
     pub(super) fn send_hello(&mut self, peer: PeerId) {
+        self.ask_hello(peer, 1);
+    }
+
+    fn ask_hello(&mut self, peer: PeerId, tries: u8) {
         let id = self
             .swarm
             .behaviour_mut()
             .backup
             .send_request(&peer, BackupRequest::Hello);
         self.backup.outbound.insert(id, Outbound::Hello);
+        let at_ms = self.now_ms();
+        self.backup.hellos.insert(peer, HelloAsk { at_ms, tries });
+    }
+
+    /// Asks again every connected peer whose `Hello` went unanswered for
+    /// [`HELLO_RETRY_MS`], up to [`HELLO_TRIES_MAX`] times; called on every tick.
+    pub(super) fn retry_hellos(&mut self) {
+        let now = self.now_ms();
+        let due: Vec<(PeerId, u8)> = self
+            .backup
+            .hellos
+            .iter()
+            .filter(|(_, a)| now.saturating_sub(a.at_ms) >= HELLO_RETRY_MS)
+            .map(|(p, a)| (*p, a.tries))
+            .collect();
+        for (peer, tries) in due {
+            if !self.connected.contains(&peer) {
+                self.backup.hellos.remove(&peer);
+            } else if tries >= HELLO_TRIES_MAX {
+                self.backup.hellos.remove(&peer);
+                self.out.line(&format!(
+                    "glitter node: peer {peer} did not answer Hello ({tries} tries); it cannot hold or send backups here until it reconnects"
+                ));
+            } else {
+                self.ask_hello(peer, tries + 1);
+            }
+        }
     }
 
     /// Forgets a disconnected peer's author.
     pub(super) fn forget_author(&mut self, peer: &PeerId) {
         self.backup.authors.remove(peer);
+        self.backup.hellos.remove(peer);
         self.refresh_owners();
     }
 
@@ -170,6 +221,8 @@ impl Runtime {
                 } => match self.backup.outbound.remove(&request_id) {
                     Some(Outbound::Hello) => {
                         if let BackupResponse::Hello { author, sig } = response {
+                            // A wrong answer is final: asking again would not fix it.
+                            self.backup.hellos.remove(&peer);
                             match check_hello(&peer, &author, &sig) {
                                 Ok(pk) => {
                                     self.backup.authors.insert(peer, pk);
