@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # glitter's one test command: sets up what it needs, then runs every test.
 #   bash .ci/test-all.sh
-# Installs (when missing): the thumb targets (rustup) and qemu-system-arm (apt-get).
+# Installs (when missing): the thumb targets (rustup), qemu-system-arm and iproute2
+# (apt-get). The network lab tests need root (namespaces, TUN devices); CI runs as root.
 # Runs: fmt and clippy checks, rustdoc, all host tests, the no_std builds of core for
 # thumbv7m (with and without defmt), and the firmware under QEMU (when present).
 set -euo pipefail
@@ -19,13 +20,20 @@ for t in thumbv7m-none-eabi thumbv7em-none-eabihf; do
 done
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
-step "set-up: qemu-system-arm"
-if ! command -v qemu-system-arm >/dev/null 2>&1; then
+step "set-up: qemu-system-arm, iproute2 (the network lab)"
+need=""
+command -v qemu-system-arm >/dev/null 2>&1 || need="$need qemu-system-arm"
+command -v ip >/dev/null 2>&1 || need="$need iproute2"
+if [ -n "$need" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq qemu-system-arm >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq $need >/dev/null
 fi
 qemu-system-arm --version | head -1
+ip -V
+# The lab (host-sim/lab, `glitter lab`) makes network namespaces and TUN devices: root.
+[ "$(id -u)" -eq 0 ] || echo "warning: not root: the network lab tests will fail (they need root)"
+[ -e /dev/net/tun ] || { mkdir -p /dev/net && mknod /dev/net/tun c 10 200 && chmod 600 /dev/net/tun; }
 
 step "format and lints (host workspace)"
 cargo fmt --all -- --check

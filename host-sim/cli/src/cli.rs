@@ -100,6 +100,13 @@ pub enum Command {
         #[command(subcommand)]
         scenario: commands::sim::SimCommand,
     },
+    /// Run the network lab: real nodes in network namespaces over emulated links
+    /// (needs root; see docs/LAB.md).
+    Lab {
+        /// What to run.
+        #[command(subcommand)]
+        command: commands::lab::LabCommand,
+    },
     /// Run a networked node on the data directory (rust-libp2p), or, with a
     /// subcommand, drive the node running there (see docs/NETWORK.md).
     Node(commands::node::NodeArgs),
@@ -150,6 +157,7 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
     match command {
         Command::Demo => return commands::demo::run(),
         Command::Sim { scenario } => return commands::sim::run(scenario),
+        Command::Lab { command } => return commands::lab::run(command),
         Command::Verify { file } => return commands::chain::verify(&file),
         Command::Node(args) => {
             commands::node::run(args, dir)?;
@@ -184,6 +192,7 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
                 | Command::Verify { .. }
                 | Command::Demo
                 | Command::Sim { .. }
+                | Command::Lab { .. }
                 | Command::Node(_)
                 | Command::Backup { .. }
                 | Command::Restore(_) => Ok(Vec::new()),

@@ -4,6 +4,7 @@ pub mod account;
 pub mod backup;
 pub mod chain;
 pub mod demo;
+pub mod lab;
 pub mod node;
 pub mod passphrase;
 pub mod sim;
