@@ -59,3 +59,128 @@ fn six_lossy_nodes_survive_a_partition_and_a_kill_with_identical_heads() {
     );
     eprintln!("{stderr}");
 }
+
+/// Processes whose command line mentions `needle` (the nodes of a lab run).
+fn processes_mentioning(needle: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").expect("/proc").flatten() {
+        let cmdline = std::fs::read(entry.path().join("cmdline")).unwrap_or_default();
+        let text = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if text.contains(needle) && text.contains(" node ") {
+            found.push(text);
+        }
+    }
+    found
+}
+
+fn lab_namespaces() -> String {
+    let listed = Command::new("ip")
+        .args(["netns", "list"])
+        .output()
+        .expect("ip");
+    String::from_utf8_lossy(&listed.stdout).into_owned()
+}
+
+const FAILING: &str = r#"
+name = "fails"
+nodes = 3
+[[step]]
+do = "start"
+[[step]]
+do = "follow_all"
+[[step]]
+do = "partition"
+groups = [[0], [1, 2]]
+[[step]]
+do = "post"
+node = 0
+count = 1
+[[step]]
+do = "converge"
+timeout_s = 3
+"#;
+
+/// A run whose step fails (node 0's post cannot cross a partition within 3 s), and a
+/// run stopped with SIGINT: each exits non-zero naming why, writes its report, keeps
+/// the node logs of the failed run, and leaves no node process or namespace behind.
+#[test]
+fn a_failed_or_interrupted_run_leaves_nothing_behind() {
+    let work = tempfile::tempdir().expect("a work directory");
+    let scenario = work.path().join("fails.toml");
+    std::fs::write(&scenario, FAILING).expect("write the scenario");
+    let report_path = work.path().join("report.json");
+    let out = Command::new(env!("CARGO_BIN_EXE_glitter"))
+        .args(["lab", "run"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&report_path)
+        .arg("--work-dir")
+        .arg(work.path())
+        .output()
+        .expect("glitter lab runs");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("step 4 (converge)") && stderr.contains("within 3 s"),
+        "{stderr}"
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_path).expect("a report"))
+            .expect("JSON");
+    assert_eq!(report["ok"], false);
+    let kept = Path::new(
+        report["data_dir"]
+            .as_str()
+            .expect("the kept data directory"),
+    );
+    assert!(
+        kept.join("node0/node-1.log").is_file(),
+        "{}",
+        kept.display()
+    );
+    let pid = report["pid"].as_u64().expect("pid");
+    assert!(!lab_namespaces().contains(&format!("glab-{pid}-")));
+    let wd = work.path().to_string_lossy().into_owned();
+    assert!(
+        processes_mentioning(&wd).is_empty(),
+        "{:?}",
+        processes_mentioning(&wd)
+    );
+
+    // SIGINT while the converge step waits.
+    let child = Command::new(env!("CARGO_BIN_EXE_glitter"))
+        .args(["lab", "run"])
+        .arg(&scenario)
+        .arg("--out")
+        .arg(&report_path)
+        .arg("--work-dir")
+        .arg(work.path())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("glitter lab runs");
+    let lab_pid = child.id();
+    let started = std::time::Instant::now();
+    while processes_mentioning(&wd).len() < 3 && started.elapsed().as_secs() < 20 {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(
+        processes_mentioning(&wd).len(),
+        3,
+        "the nodes did not start"
+    );
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(lab_pid as i32),
+        nix::sys::signal::Signal::SIGINT,
+    )
+    .expect("signal the lab");
+    let out = child.wait_with_output().expect("the lab exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("interrupted"), "{stderr}");
+    assert!(!lab_namespaces().contains(&format!("glab-{lab_pid}-")));
+    assert!(
+        processes_mentioning(&wd).is_empty(),
+        "{:?}",
+        processes_mentioning(&wd)
+    );
+}
