@@ -246,6 +246,45 @@ fn fewer_blocks_than_claimed_cost_score_and_a_relay_is_not_blamed() {
     ));
 }
 
+/// On a lossy link the answers to two wants sent to one peer (blocks 1–16, then
+/// 17–32, on separate streams) arrive in any order. When the later one is answered
+/// first its blocks cannot be stored yet (block 16 is still missing): that is not the
+/// peer's fault and costs nothing. Before this rule, every such answer cost the honest
+/// peer `penalty_unbacked`, and five of them banned it for a minute (the lab's lossy
+/// burst: one follower stalled for about 60 s).
+#[test]
+fn a_later_want_answered_before_an_earlier_one_costs_nothing() {
+    let author = keys(AUTHOR);
+    let p = 10;
+    let mut n = follower(&[p]);
+    let mut out = Sent::default();
+    n.handle(
+        100,
+        p,
+        &heads(author.public(), 40, Hash([0x42; 32])),
+        &mut out,
+    )
+    .expect("heads");
+    let later = emit(&Message::Want {
+        author: author.public(),
+        from_seq: 17,
+        count: 16,
+    });
+    for k in 0..10 {
+        assert!(!n.want_ended(110 + k, p, &later, WantEnd::Answered, true));
+    }
+    assert_eq!(n.peer_score(p), Some(0));
+    assert!(!n.is_banned(p, 200));
+    // The first run answered without its blocks still costs the peer.
+    let first = emit(&Message::Want {
+        author: author.public(),
+        from_seq: 1,
+        count: 16,
+    });
+    assert!(n.want_ended(300, p, &first, WantEnd::Answered, true));
+    assert_eq!(n.peer_score(p), Some(-Config::default().penalty_unbacked));
+}
+
 #[test]
 fn a_fully_answered_want_earns_a_point_back() {
     let author = keys(AUTHOR);

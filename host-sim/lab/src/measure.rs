@@ -73,6 +73,9 @@ pub struct NodeTransfers {
 pub struct StepMetrics {
     /// From the step's start until every member held every chain, ms.
     pub converged_ms: f64,
+    /// From the step's start until every member was connected to every other running
+    /// node, ms (`None`: not before it converged).
+    pub connected_ms: Option<f64>,
     /// From the window's start (its first post) until then, ms.
     pub since_window_ms: f64,
     /// Posts timed.
@@ -92,6 +95,9 @@ impl StepMetrics {
             "converged in {:.0} ms ({:.0} ms since the window opened)",
             self.converged_ms, self.since_window_ms
         );
+        if let Some(c) = self.connected_ms {
+            s.push_str(&format!("; fully connected after {c:.0} ms"));
+        }
         if let Some([m, p90, max]) = self.reach_all_ms {
             s.push_str(&format!(
                 "; {} posts reached all in median {m:.0} / p90 {p90:.0} / max {max:.0} ms",
@@ -122,8 +128,16 @@ pub struct Observer {
     window_us: u64,
 }
 
-/// The stored heads (author hex → seq) and counters of each running node.
-type Snapshot = Vec<Option<(HashMap<String, u64>, Counters)>>;
+/// What one poll saw of a running node: its stored heads (author hex → seq), its
+/// counters and how many peers it is connected to.
+struct Seen {
+    heads: HashMap<String, u64>,
+    counters: Counters,
+    connected: u64,
+}
+
+/// What one poll saw of each node (`None`: not running or not answering).
+type Snapshot = Vec<Option<Seen>>;
 
 fn poll(nodes: &[LabNode]) -> Snapshot {
     nodes
@@ -138,7 +152,11 @@ fn poll(nodes: &[LabNode]) -> Snapshot {
                 .iter()
                 .filter_map(|(a, s)| Some((a.clone(), s.as_u64()?)))
                 .collect();
-            Some((heads, Counters::of(&r.data)))
+            Some(Seen {
+                heads,
+                counters: Counters::of(&r.data),
+                connected: r.data["connected"].as_u64().unwrap_or(0),
+            })
         })
         .collect()
 }
@@ -189,7 +207,7 @@ impl Observer {
             self.baseline = Some(
                 poll(nodes)
                     .into_iter()
-                    .map(|s| s.map(|(_, c)| c).unwrap_or_default())
+                    .map(|s| s.map(|s| s.counters).unwrap_or_default())
                     .collect(),
             );
             self.window_us = self.clock.us();
@@ -204,9 +222,9 @@ impl Observer {
                 continue;
             };
             for (m, s) in snap.iter().enumerate() {
-                if let (Some((heads, _)), Some(slot)) = (s, p.reached.get_mut(m))
+                if let (Some(seen), Some(slot)) = (s, p.reached.get_mut(m))
                     && slot.is_none()
-                    && heads.get(author).is_some_and(|h| *h >= p.seq)
+                    && seen.heads.get(author).is_some_and(|h| *h >= p.seq)
                 {
                     *slot = Some(now);
                 }
@@ -240,7 +258,7 @@ impl Observer {
 
     /// What member `m` still lacks in `snap`, if anything.
     fn missing(&self, nodes: &[LabNode], snap: &Snapshot, m: usize) -> Option<String> {
-        let Some(Some((heads, _))) = snap.get(m) else {
+        let Some(Some(Seen { heads, .. })) = snap.get(m) else {
             return Some(format!("node {m} does not answer"));
         };
         for (a, t) in self.target.iter().enumerate() {
@@ -275,17 +293,27 @@ impl Observer {
         // Blocks appended without the lab (none today) still count: each author's own
         // head is a target too.
         for (a, s) in poll(nodes).iter().enumerate() {
-            if let (Some((heads, _)), Some(n)) = (s, nodes.get(a))
-                && let Some(h) = heads.get(&n.author)
+            if let (Some(seen), Some(n)) = (s, nodes.get(a))
+                && let Some(h) = seen.heads.get(&n.author)
             {
                 self.target[a] = self.target[a].max(*h);
             }
         }
+        let running = nodes.iter().filter(|n| n.running()).count() as u64;
+        let mut meshed_at = None;
         let snap = loop {
             if stop.load(Ordering::SeqCst) {
                 return Err(Err(LabError::Interrupted));
             }
             let snap = self.observe(nodes);
+            let meshed = members.iter().all(|m| {
+                snap.get(*m)
+                    .and_then(Option::as_ref)
+                    .is_some_and(|s| s.connected + 1 >= running)
+            });
+            if meshed && meshed_at.is_none() {
+                meshed_at = Some(self.clock.us());
+            }
             let missing = members.iter().find_map(|m| self.missing(nodes, &snap, *m));
             match missing {
                 None => break snap,
@@ -304,7 +332,7 @@ impl Observer {
         };
         let mut per_node = Vec::new();
         for m in members {
-            let (Some(Some((_, c))), b) = (
+            let (Some(Some(Seen { counters: c, .. })), b) = (
                 snap.get(*m),
                 base.as_ref()
                     .and_then(|b| b.get(*m))
@@ -337,6 +365,7 @@ impl Observer {
         self.posts.clear();
         Ok(StepMetrics {
             converged_ms: (now - start) as f64 / 1000.0,
+            connected_ms: meshed_at.map(|t| (t - start) as f64 / 1000.0),
             since_window_ms: (now - window) as f64 / 1000.0,
             posts_timed,
             reach_all_ms: quantiles(reach),

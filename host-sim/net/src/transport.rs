@@ -7,7 +7,9 @@ use super::backup_proto::{
 };
 use super::codec::{SYNC_PROTOCOL, SyncCodec};
 use crate::error::SwarmError;
+use libp2p::core::Transport;
 use libp2p::core::transport::PortUse;
+use libp2p::core::upgrade::Version;
 use libp2p::core::{Endpoint, connection::ConnectedPoint};
 use libp2p::identity::Keypair;
 use libp2p::request_response::{self, ProtocolSupport};
@@ -16,7 +18,7 @@ use libp2p::swarm::{
     ConnectionDenied, ConnectionId, FromSwarm, NetworkBehaviour, THandler, THandlerInEvent,
     THandlerOutEvent, ToSwarm,
 };
-use libp2p::{Multiaddr, PeerId, Swarm, identify, noise, tcp, yamux};
+use libp2p::{Multiaddr, PeerId, Swarm, identify, noise, ping, tcp, yamux};
 use std::collections::HashSet;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -58,9 +60,25 @@ pub fn yamux_config() -> yamux::Config {
     c
 }
 
+/// How long a dial may take, from the TCP connect through the noise handshake and
+/// yamux, and how long an inbound connection may take to finish its handshake. A dial
+/// whose SYN went into a partition would otherwise wait out the kernel's SYN backoff
+/// (up to two minutes) before the node dials again; with this bound it fails, and the
+/// redial tick dials afresh, so a healed link is found within a few seconds.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Ping every [`PING_INTERVAL`]; a ping unanswered for [`PING_TIMEOUT`] fails, and
+/// the second failure in a row closes the connection (`runtime`), so a dead connection
+/// (a partition, a peer gone without closing, a TCP connection stuck in
+/// retransmission backoff) is replaced within about 5 s instead of when TCP gives up.
+pub const PING_INTERVAL: Duration = Duration::from_secs(1);
+/// See [`PING_INTERVAL`].
+pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
+
 /// A swarm over TCP + noise + yamux on tokio, closing connections idle for `idle`;
 /// at most [`YAMUX_STREAMS_MAX`] streams per connection, [`NEGOTIATING_STREAMS_MAX`]
-/// of them inbound and negotiating.
+/// of them inbound and negotiating; every connection set up within
+/// [`CONNECT_TIMEOUT`].
 ///
 /// # Errors
 /// [`SwarmError::Tcp`] if the transport cannot be built.
@@ -69,21 +87,31 @@ pub fn tcp_swarm<B: NetworkBehaviour>(
     behaviour: B,
     idle: Duration,
 ) -> Result<Swarm<B>, SwarmError> {
-    let Ok(with_behaviour) = libp2p::SwarmBuilder::with_existing_identity(key)
-        .with_tokio()
-        .with_tcp(
-            tcp::Config::default().nodelay(true),
-            noise::Config::new,
-            yamux_config,
-        )
-        .map_err(SwarmError::Tcp)?
-        .with_behaviour(|_| behaviour);
-    Ok(with_behaviour
-        .with_swarm_config(|c| {
-            c.with_idle_connection_timeout(idle)
-                .with_max_negotiating_inbound_streams(NEGOTIATING_STREAMS_MAX)
-        })
-        .build())
+    let noise = noise::Config::new(&key).map_err(SwarmError::Tcp)?;
+    let transport = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+        .upgrade(Version::V1Lazy)
+        .authenticate(noise)
+        .multiplex(yamux_config())
+        .timeout(CONNECT_TIMEOUT)
+        .boxed();
+    let config = libp2p::swarm::Config::with_tokio_executor()
+        .with_idle_connection_timeout(idle)
+        .with_max_negotiating_inbound_streams(NEGOTIATING_STREAMS_MAX);
+    Ok(Swarm::new(
+        transport,
+        behaviour,
+        key.public().to_peer_id(),
+        config,
+    ))
+}
+
+/// Ping for liveness: see [`PING_INTERVAL`].
+pub fn ping_behaviour() -> ping::Behaviour {
+    ping::Behaviour::new(
+        ping::Config::new()
+            .with_interval(PING_INTERVAL)
+            .with_timeout(PING_TIMEOUT),
+    )
 }
 
 /// Identify, announcing glitter's protocol version.

@@ -142,8 +142,9 @@ where
     /// The want is no longer in flight. `claimed` says whether `peer` announced the
     /// heads the want was for itself (a relay that forwarded another peer's heads need
     /// not hold the blocks). A claimed want that failed, or whose blocks are still not
-    /// stored after the answer, means `peer` announced blocks it does not back: it loses
-    /// `penalty_unbacked` (banned at the ban score). A want fully answered earns a peer
+    /// stored after the answer although nothing before them is missing, means `peer`
+    /// announced blocks it does not back: it loses `penalty_unbacked` (banned at the ban
+    /// score). A want fully answered earns a peer
     /// below zero one point back. Returns true if `peer` was penalised.
     pub fn want_ended(
         &mut self,
@@ -174,9 +175,19 @@ where
         }
         let last = from_seq.saturating_add(u64::from(count) - 1);
         let head = self.store.head(&author).map_or(0, |h| h.seq);
-        if end == WantEnd::Answered && head >= last {
-            self.credit(peer);
-            return false;
+        if end == WantEnd::Answered {
+            if head >= last {
+                self.credit(peer);
+                return false;
+            }
+            // Blocks before `from_seq` are still missing (an earlier want, to this peer
+            // or another, is unanswered: answers on separate streams arrive in any
+            // order on a lossy link), so this answer's blocks could not be stored yet
+            // (they are parked or dropped as out of order). Nothing says the peer did
+            // not send them: neither penalty nor credit.
+            if head.saturating_add(1) < from_seq {
+                return false;
+            }
         }
         self.stats.unbacked += 1;
         self.penalise(peer, self.config.penalty_unbacked, now_ms);

@@ -59,7 +59,7 @@ use libp2p::gossipsub::{self, IdentTopic, MessageAcceptance};
 use libp2p::request_response;
 use libp2p::swarm::SwarmEvent;
 use libp2p::swarm::dial_opts::DialOpts;
-use libp2p::{Multiaddr, PeerId, Swarm, TransportError, identify, mdns};
+use libp2p::{Multiaddr, PeerId, Swarm, TransportError, identify, mdns, ping};
 use peers::PeerTable;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
@@ -134,6 +134,8 @@ struct NetStats {
     requests_failed: u64,
     requests_served: u64,
     responses_received: u64,
+    /// Connections closed because two pings in a row went unanswered.
+    dead_connections_closed: u64,
 }
 
 /// A running node: the core node, its swarm, and what the loop keeps between steps.
@@ -497,6 +499,15 @@ impl Runtime {
                 message_id,
                 message,
             })) => self.on_gossip(propagation_source, &message_id, message),
+            // The ping handler reports only the second failure in a row. Unsupported
+            // means the peer does not ping at all: not a dead connection.
+            SwarmEvent::Behaviour(BehaviourEvent::Ping(ping::Event {
+                peer,
+                connection,
+                result: Err(e),
+            })) if !matches!(e, ping::Failure::Unsupported) => {
+                self.close_dead(peer, connection, &e)
+            }
             SwarmEvent::Behaviour(BehaviourEvent::Sync(ev)) => self.on_sync(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Backup(ev)) => self.on_backup(ev),
             SwarmEvent::Behaviour(BehaviourEvent::Mdns(mdns::Event::Discovered(found))) => {
@@ -509,6 +520,21 @@ impl Runtime {
                 }
             }
             _ => {}
+        }
+    }
+
+    /// Closes a connection whose pings went unanswered.
+    fn close_dead(
+        &mut self,
+        peer: PeerId,
+        connection: libp2p::swarm::ConnectionId,
+        e: &ping::Failure,
+    ) {
+        if self.swarm.close_connection(connection) {
+            self.stats.dead_connections_closed += 1;
+            self.out.line(&format!(
+                "glitter node: closing the connection to {peer}: {e} (whichever side dialled it dials again)"
+            ));
         }
     }
 

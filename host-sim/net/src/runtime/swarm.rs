@@ -5,7 +5,9 @@
 use super::ip_limits::IpLimits;
 use crate::codec::SyncCodec;
 use crate::error::SwarmError;
-use crate::transport::{GatedBackup, identify_behaviour, sync_behaviour, tcp_swarm};
+use crate::transport::{
+    GatedBackup, identify_behaviour, ping_behaviour, sync_behaviour, tcp_swarm,
+};
 use glitter_core::hash::Hash;
 use glitter_core::sig::KeyPair;
 use glitter_core::sync::Message;
@@ -121,7 +123,7 @@ pub(super) fn build_swarm(
         sync: sync_behaviour(ProtocolSupport::Full),
         backup: GatedBackup::new(),
         identify: identify_behaviour(&key),
-        ping: ping::Behaviour::new(ping::Config::new()),
+        ping: ping_behaviour(),
         mdns: Toggle::from(mdns),
     };
     tcp_swarm(key, behaviour, Duration::from_secs(3600))
