@@ -20,7 +20,7 @@ cd "$(dirname "$0")"
 SAN="${FUZZ_SANITIZER:-none}"
 TARGETS=(header_roundtrip payload_decode chain_verify chainfile_import sync_message sync_node
   backup_custody backup_restore control_request flash_log zk_claim heads_validator)
-BIN="target/x86_64-unknown-linux-gnu/release"
+BIN="target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 
 build() {
   echo "==> building every fuzz target (sanitizer: $SAN)"

@@ -208,12 +208,18 @@ pub fn run(data: &[u8]) {
             break;
         }
         let (header, payload) = candidate(&mut c, &model, &headers);
-        let has_source = c.u8() & 3 != 0;
+        // The header source: the chain held (usually), none, or another author's
+        // headers (the validator must not take them for this chain's).
+        let source = c.u8() % 4;
+        let has_source = source >= 2;
         let before = state.head();
-        let got = if has_source {
-            state.verify_next(&header, payload.as_deref(), headers.as_mut_slice())
-        } else {
-            state.verify_next(&header, payload.as_deref(), &mut NoHeaders)
+        let got = match source {
+            0 => state.verify_next(&header, payload.as_deref(), &mut NoHeaders),
+            1 => {
+                let mut wrong = f.other.headers.clone();
+                state.verify_next(&header, payload.as_deref(), wrong.as_mut_slice())
+            }
+            _ => state.verify_next(&header, payload.as_deref(), headers.as_mut_slice()),
         };
         let want = model.accepts(&header, payload.as_deref(), has_source);
         assert_eq!(
@@ -291,14 +297,14 @@ pub fn seeds() -> Vec<Vec<u8>> {
         for resume in [0u8, 1] {
             let mut w = Writer::new();
             w.u8(k).u8(resume);
-            // Three genuine next blocks with the source, then a fork block, a replay
-            // of another author's, raw bytes and crafted ones.
+            // Three genuine next blocks with the source (3: the chain held), then a fork
+            // block, another author's block, raw bytes and a crafted block.
             for _ in 0..3 {
-                w.u8(0).u8(5).u8(1);
+                w.u8(0).u8(5).u8(3);
             }
-            w.u8(1).u8(4).u8(5).u8(1);
-            w.u8(2).u8(1).u8(5).u8(1);
-            w.u8(3).u16(3).bytes(&[1, 2, 3]).u16(0).u8(5).u8(1);
+            w.u8(1).u8(5).u8(5).u8(3);
+            w.u8(2).u8(1).u8(5).u8(3);
+            w.u8(3).u16(3).bytes(&[1, 2, 3]).u16(0).u8(5).u8(3);
             w.u8(4)
                 .u8(1)
                 .u8(3)
@@ -310,7 +316,10 @@ pub fn seeds() -> Vec<Vec<u8>> {
                 .u8(2)
                 .u8(7)
                 .u8(1)
-                .u8(1);
+                .u8(3);
+            // A replay of block 1 without a source, and with another author's.
+            w.u8(1).u8(0).u8(5).u8(0);
+            w.u8(1).u8(0).u8(5).u8(1);
             out.push(w.finish());
         }
     }

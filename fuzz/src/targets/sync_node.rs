@@ -220,6 +220,9 @@ fn step(c: &mut Cursor<'_>, node: &mut TestNode, m: &mut Model) {
             if let Some(g) = genuine.filter(|_| !was_banned) {
                 genuine_block(node, m, g, r, fork_before);
             }
+            if let (Ok(Message::Want { .. }), false) = (Message::parse(&bytes), was_banned) {
+                answered_want(node, peer, &bytes, &out);
+            }
         }
         4 => {
             m.now += u64::from(c.u16() % 3000);
@@ -309,6 +312,28 @@ fn genuine_block(
             "a conflicting genuine block did not record the fork"
         );
     }
+}
+
+/// A `Want` from a peer not banned is answered with exactly the stored blocks it asks
+/// for, in order, up to the first one not stored (whoever their author is).
+fn answered_want(node: &TestNode, peer: u32, want: &[u8], out: &VecOutbox) {
+    let Ok(Message::Want {
+        author,
+        from_seq,
+        count,
+    }) = Message::parse(want)
+    else {
+        return;
+    };
+    let chain = node.store_ref().chain(&author);
+    let expected: Vec<(u32, Vec<u8>)> = (from_seq..from_seq.saturating_add(u64::from(count)))
+        .map_while(|seq| chain.get((seq as usize).wrapping_sub(1)))
+        .map(|(h, p)| (peer, encode(&Message::block(&h.to_bytes(), p.as_deref()))))
+        .collect();
+    assert_eq!(
+        out.messages, expected,
+        "a want was not answered with the stored blocks"
+    );
 }
 
 fn append_own(node: &mut TestNode) {
