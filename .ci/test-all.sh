@@ -2,9 +2,11 @@
 # glitter's one test command: sets up what it needs, then runs every test.
 #   bash .ci/test-all.sh
 # Installs (when missing): the thumb targets (rustup), qemu-system-arm and iproute2
-# (apt-get). The network lab tests need root (namespaces, TUN devices); CI runs as root.
-# Runs: fmt and clippy checks, rustdoc, all host tests, the no_std builds of core for
-# thumbv7m (with and without defmt), and the firmware under QEMU (when present).
+# (apt-get), the nightly toolchain and cargo-fuzz. The network lab tests need root
+# (namespaces, TUN devices); CI runs as root.
+# Runs: fmt and clippy checks, rustdoc, all host tests, every fuzz target for 10 s
+# (docs/FUZZING.md), the no_std builds of core for thumbv7m (with and without defmt),
+# and the firmware under QEMU (when present).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -37,6 +39,7 @@ ip -V
 
 step "format and lints (host workspace)"
 cargo fmt --all -- --check
+cargo fmt --manifest-path fuzz/Cargo.toml -- --check
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --quiet
 ok
@@ -54,6 +57,16 @@ cargo test --workspace 2>&1 | tee "$log"
 host_tests=$(grep -E '^test result: ok\.' "$log" | awk '{s += $4} END {print s + 0}')
 rm -f "$log"
 echo "host tests passed: ${host_tests}"
+ok
+
+step "fuzz: every target for 10 s (nightly and cargo-fuzz; docs/FUZZING.md)"
+if ! rustup toolchain list | grep -q '^nightly'; then
+  rustup toolchain install nightly --profile minimal
+fi
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  cargo install cargo-fuzz --locked
+fi
+bash fuzz/run-all.sh 10
 ok
 
 if [ -x firmware-example/run-qemu.sh ] || [ -f firmware-example/run-qemu.sh ]; then

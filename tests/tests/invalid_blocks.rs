@@ -20,7 +20,8 @@ struct Case {
     header: Vec<u8>,
     payload: Option<Vec<u8>>,
     expect: ChainError,
-    /// Give the validator no earlier headers (to provoke SkipUnavailable).
+    /// Give the validator no earlier headers (to provoke SkipUnavailable and
+    /// StoredUnavailable).
     no_source: bool,
 }
 
@@ -38,6 +39,7 @@ fn variant(e: &ChainError) -> &'static str {
         ChainError::Forked { .. } => "Forked",
         ChainError::PrevMismatch { .. } => "PrevMismatch",
         ChainError::SkipMismatch { .. } => "SkipMismatch",
+        ChainError::StoredUnavailable { .. } => "StoredUnavailable",
         ChainError::SkipUnavailable { .. } => "SkipUnavailable",
         ChainError::TimestampRegression { .. } => "TimestampRegression",
         ChainError::PayloadLengthMismatch { .. } => "PayloadLengthMismatch",
@@ -47,7 +49,7 @@ fn variant(e: &ChainError) -> &'static str {
     }
 }
 
-const ALL_VARIANTS: [&str; 18] = [
+const ALL_VARIANTS: [&str; 19] = [
     "Wire",
     "Oversize",
     "NonCanonical",
@@ -60,6 +62,7 @@ const ALL_VARIANTS: [&str; 18] = [
     "Forked",
     "PrevMismatch",
     "SkipMismatch",
+    "StoredUnavailable",
     "SkipUnavailable",
     "TimestampRegression",
     "PayloadLengthMismatch",
@@ -452,6 +455,23 @@ fn corpus(c: &TestChain) -> Vec<Case> {
             expect: ChainError::Wire(WireError::UnknownKind(k)),
             no_source: false,
         });
+    }
+    // A block at a seq already held, when the caller cannot provide the stored block:
+    // a replay and a fork look alike, and neither is claimed (found by fuzzing).
+    for held in [6usize, 12] {
+        let (h, p) = (c.headers[2], c.payloads[2].clone());
+        let mut other = h;
+        other.timestamp_ms += 1;
+        for (what, h) in [("replay", h), ("other block", resign(other, keys))] {
+            cases.push(Case {
+                name: format!("{what} at 3 after {held}, no source"),
+                held,
+                header: h.to_bytes().to_vec(),
+                payload: Some(p.clone()),
+                expect: ChainError::StoredUnavailable { seq: 3 },
+                no_source: true,
+            });
+        }
     }
     // The skip target is far back and the caller cannot provide it.
     for seq in [8u64, 13, 26] {

@@ -76,6 +76,13 @@ pub enum ChainError {
         /// The block's seq.
         seq: u64,
     },
+    /// A validly signed block at a seq the chain already has, whose stored block is
+    /// not available from the header source: whether it repeats that block or forks
+    /// the chain cannot be told.
+    StoredUnavailable {
+        /// The block's seq.
+        seq: u64,
+    },
     /// The skip target is not available from the header source, so the link cannot be
     /// checked.
     SkipUnavailable {
@@ -140,6 +147,9 @@ impl core::fmt::Display for ChainError {
             ChainError::Forked { seq } => write!(f, "fork: two different blocks at seq {seq}"),
             ChainError::PrevMismatch { seq } => write!(f, "prev link of block {seq} mismatches"),
             ChainError::SkipMismatch { seq } => write!(f, "skip link of block {seq} mismatches"),
+            ChainError::StoredUnavailable { seq } => {
+                write!(f, "the stored block {seq} is unavailable to compare with")
+            }
             ChainError::SkipUnavailable { seq, target } => {
                 write!(f, "skip target {target} of block {seq} unavailable")
             }
@@ -396,17 +406,23 @@ impl ChainState {
     }
 
     /// A block at a seq the chain already has: a harmless replay if it is the stored
-    /// block, a fork if it is a different block the author really signed.
+    /// block, a fork if it is a different block the author really signed. A fork is
+    /// claimed only against a stored block at hand: if `source` lacks it, a block that
+    /// the author signed is [`ChainError::StoredUnavailable`] (it may be a replay).
     fn repeated<S: HeaderSource + ?Sized>(&self, h: &Header, source: &mut S) -> ChainError {
         let stored = match self.head {
             Some(head) if head.seq == h.seq => Some(head.id),
-            _ => source.header_at(h.seq).map(|s| s.id()),
+            _ => source
+                .header_at(h.seq)
+                .filter(|s| s.seq == h.seq && s.author == self.author)
+                .map(|s| s.id()),
         };
         if stored == Some(h.id()) {
             return ChainError::SeqReplay { seq: h.seq };
         }
         match h.verify_signature() {
-            Ok(()) => ChainError::Forked { seq: h.seq },
+            Ok(()) if stored.is_some() => ChainError::Forked { seq: h.seq },
+            Ok(()) => ChainError::StoredUnavailable { seq: h.seq },
             Err(e) => ChainError::BadSignature(e),
         }
     }

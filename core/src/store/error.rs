@@ -5,8 +5,8 @@
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 pub enum Error<E> {
     /// The flash driver failed (including a power cut in the simulator). After a failed
-    /// append the log stays usable: the record in flight is abandoned and the next append
-    /// starts on a fresh page.
+    /// append the log stays usable: the next append reads the record in flight back
+    /// (stored if it landed whole, abandoned if not) and starts on a fresh page.
     Flash(E),
     /// No page of the flash holds a glitter page header: it was never formatted (or a
     /// format was cut before its first page header was committed). Call

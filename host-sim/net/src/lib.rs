@@ -33,6 +33,7 @@ use std::path::Path;
 
 pub use control::{Request, Response, control_call, control_request, node_running};
 pub use error::{ControlError, NodeError, NodeRunning, RequestError, RestoreError, SwarmError};
+pub use runtime::check_heads;
 
 /// Fails if a node is running on `data_dir` (it holds `<data-dir>/node.lock`). Offline
 /// commands that open the flash image should call this first: the running node owns

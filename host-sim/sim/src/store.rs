@@ -119,8 +119,13 @@ impl MemStore {
             return Ok(self);
         };
         let mut f = log.into_flash();
+        let cut = !f.is_powered();
         f.power_on();
         let mut log = FlashMirror::mount(f).map_err(FlashError::Mount)?;
+        if cut {
+            // The power failed during a write: a word it touched may read erased.
+            log.start_on_fresh_page();
+        }
         let mut out = MemStore::default();
         let authors: Vec<PublicKey> = (0..log.author_count())
             .filter_map(|i| log.author_at(i))

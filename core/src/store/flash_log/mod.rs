@@ -50,14 +50,19 @@ pub struct FlashLog<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> {
     write_page: u32,
     /// Offset within `write_page` of the next record.
     write_at: u32,
-    /// The bytes at `write_at` are not erased (a torn write): the next record must go
-    /// to a fresh page.
+    /// The next record must go to a fresh page: the bytes at `write_at` are not erased
+    /// (a torn write), or opening the next page failed (its header may have landed,
+    /// and it names `write_at` as where this page's records end).
     tail_torn: bool,
     /// Every page after `write_page` is known untouched since it was last erased
     /// (true after a format and after this session opened a page; false after a mount
     /// or a failed operation, when the next page may hold a cut write that reads as
     /// erased but must not be written over).
     blank_ahead: bool,
+    /// The offset of the record whose append last failed on a flash error, until the
+    /// next append reads it back ([`FlashLog::settle`]): the error may have come after
+    /// its commit word landed, and then it is a stored block.
+    abandoned: Option<u32>,
     /// Bytes of header and payload stored.
     stored_bytes: u64,
     report: MountReport,
@@ -78,6 +83,7 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
             write_at: geo.data_start(),
             tail_torn: false,
             blank_ahead: false,
+            abandoned: None,
             stored_bytes: 0,
             report: MountReport::default(),
         })
@@ -162,6 +168,19 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
         }
     }
 
+    /// Makes the next append start a fresh page instead of following the last record.
+    ///
+    /// Call it after mounting a log whose last session may have ended in the middle of
+    /// a write (a power cut, a crash, a reset): a write cut before its first byte
+    /// changed leaves a word that still reads erased but was touched, and NOR flash
+    /// must not program it again before an erase. Mount cannot see such a word (a torn
+    /// write it can see, it repairs the same way); only the caller knows whether the
+    /// session before ended cleanly. A file image (the host's `FileFlash`) has no such
+    /// words. Without a page left, appends then return [`Error::FullStorage`].
+    pub fn start_on_fresh_page(&mut self) {
+        self.tail_torn = true;
+    }
+
     /// What the mount found.
     pub fn mount_report(&self) -> MountReport {
         self.report
@@ -215,6 +234,7 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
     }
 
     fn format_in_place(&mut self) -> Result<(), Error<F::Error>> {
+        self.abandoned = None;
         self.index.clear();
         self.stored_bytes = 0;
         self.report = MountReport::default();
@@ -265,6 +285,10 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
     fn open_page(&mut self, page: u32) -> Result<(), Error<F::Error>> {
         let trusted = self.blank_ahead;
         self.blank_ahead = false;
+        // Until the page is open, no record may go to the current page: if this fails
+        // after the header's commit word landed, that header fixes where the current
+        // page's records end, and the next append must open the page again.
+        self.tail_torn = true;
         if !(trusted && self.erased_from(page, 0)?) {
             self.erase_page(page)?;
         }
@@ -332,9 +356,13 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
     /// # Errors
     /// [`Error::Oversize`], [`Error::Unlinked`], [`Error::IndexFull`],
     /// [`Error::AuthorsFull`], [`Error::FullStorage`] (nothing is written for these), or
-    /// [`Error::Flash`]: the block may or may not be on flash; it is not in the index,
-    /// and the next append starts on a fresh page. A remount shows whether it landed.
+    /// [`Error::Flash`]: the block may or may not be on flash, and it is not in the
+    /// index. The next append first reads it back: if it landed whole (the flash failed
+    /// after its commit word was written), it is a stored block from then on, as a
+    /// remount would find it (so appending it again is [`Error::Unlinked`]); either
+    /// way, that next append starts on a fresh page.
     pub fn append(&mut self, header: &Header, payload: &[u8]) -> Result<(), Error<F::Error>> {
+        self.settle()?;
         if payload.len() > PAYLOAD_LEN_MAX {
             return Err(Error::Oversize {
                 len: payload.len(),
@@ -363,8 +391,10 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
         let bytes = header.to_bytes();
         let offset = self.geo.page_start(self.write_page) + self.write_at;
         if let Err(e) = self.write_record(offset, &bytes, payload) {
-            // The record may be half written: never write here again.
+            // The record may be half written: never write here again. It may also be
+            // whole: the next append reads it back first.
             self.tail_torn = true;
+            self.abandoned = Some(offset);
             return Err(e);
         }
         self.write_at += len;

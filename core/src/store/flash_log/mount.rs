@@ -32,6 +32,7 @@ enum End {
 impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS, BLOCKS> {
     /// Mount: everything after `unmounted`.
     pub(super) fn scan(&mut self, repair: bool) -> Result<(), Error<F::Error>> {
+        self.abandoned = None;
         self.index.clear();
         self.stored_bytes = 0;
         self.report = MountReport::default();
@@ -158,6 +159,50 @@ impl<F: NorFlash, const AUTHORS: usize, const BLOCKS: usize> FlashLog<F, AUTHORS
             }
             self.report.torn_tail = Some(TornTail { offset, repaired });
         }
+        Ok(())
+    }
+
+    /// Reads back the record whose append failed (if any): a flash error can come
+    /// after the commit word landed, and then the record is a committed block that a
+    /// mount would serve. Such a block is indexed now, and the log's records end after
+    /// it, so the next page's `prev_end` is where a mount's scan stops and the next
+    /// block links to it; without this, the next append would add a second block at
+    /// its seq, or a page boundary that no longer checks, and the log would not mount.
+    /// A record that did not land whole stays abandoned, as before. Either way the tail
+    /// stays torn: the next record goes to a fresh page.
+    ///
+    /// # Errors
+    /// [`Error::Flash`] if it cannot be read (it is read again next time).
+    pub(super) fn settle(&mut self) -> Result<(), Error<F::Error>> {
+        let Some(offset) = self.abandoned else {
+            return Ok(());
+        };
+        let mut head = [0u8; RECORD_HEAD_LEN];
+        self.read(offset, &mut head)?;
+        if let RecordHead::Valid {
+            payload_len,
+            payload_crc,
+        } = decode_record_head(&self.geo, &head)
+            && self.committed(offset, payload_len)?
+            && self.payload_crc(offset, payload_len)? == payload_crc
+            && let Some(header) = head
+                .get(record_field::HEADER)
+                .and_then(|b| Header::decode(b).ok())
+        {
+            // This log wrote the record after the block passed its link and room
+            // checks, and nothing was appended since: it is the next link.
+            self.index
+                .push(
+                    &header.author,
+                    offset,
+                    Hash::of(&header.to_bytes()),
+                    header.timestamp_ms,
+                )
+                .map_err(|e| self.full_error(e))?;
+            self.stored_bytes += (HEADER_LEN as u64) + u64::from(payload_len);
+            self.write_at += self.geo.record_len(payload_len);
+        }
+        self.abandoned = None;
         Ok(())
     }
 

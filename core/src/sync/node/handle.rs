@@ -216,7 +216,7 @@ where
                 }
                 Ok(())
             }
-            Err(ChainError::SkipUnavailable { .. }) => {
+            Err(ChainError::SkipUnavailable { .. } | ChainError::StoredUnavailable { .. }) => {
                 self.stats.out_of_order += 1;
                 Ok(())
             }

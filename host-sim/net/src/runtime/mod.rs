@@ -67,7 +67,8 @@ use std::collections::{HashMap, HashSet};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use swarm::{Behaviour, BehaviourEvent, check_heads, is_heads};
+pub use swarm::check_heads;
+use swarm::{Behaviour, BehaviourEvent, is_heads};
 
 /// The gossipsub topic of head announcements.
 pub const HEADS_TOPIC: &str = "glitter/heads/1";

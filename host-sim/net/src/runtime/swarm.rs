@@ -179,9 +179,16 @@ pub(super) fn is_heads(bytes: &[u8]) -> bool {
     matches!(Message::parse(bytes), Ok(Message::Heads { .. }))
 }
 
-/// The gossip validator: a well-formed `Heads` whose authors are usable keys and
-/// whose seq and id agree (seq 0 exactly when the id is zero).
-pub(super) fn check_heads(bytes: &[u8]) -> Result<(), &'static str> {
+/// The gossip validator of [`HEADS_TOPIC`](super::HEADS_TOPIC): a well-formed
+/// `Heads` message whose authors are admissible keys
+/// ([`PublicKey::validate`](glitter_core::sig::PublicKey::validate)) and whose seq and
+/// id agree (seq 0 exactly when the id is zero). Anything else is rejected, and a
+/// rejected announcement is never forwarded.
+///
+/// # Errors
+/// A short reason: not a `Heads` message, malformed bytes, an unusable author key, or
+/// a seq and id that disagree.
+pub fn check_heads(bytes: &[u8]) -> Result<(), &'static str> {
     match Message::parse(bytes) {
         Ok(Message::Heads { heads, .. }) => {
             for e in &heads {
