@@ -20,7 +20,7 @@ pub enum LabCommand {
     Run {
         /// The scenario file.
         scenario: PathBuf,
-        /// Where to write the report [default: lab-report-<name>.json].
+        /// Where to write the report [default: `lab-report-NAME.json`].
         #[arg(long)]
         out: Option<PathBuf>,
         /// The glitter binary the nodes run [default: this one].
