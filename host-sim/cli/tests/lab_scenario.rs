@@ -9,18 +9,24 @@
 use std::path::Path;
 use std::process::Command;
 
+/// `glitter lab run SCENARIO --out REPORT --work-dir WORK`, not yet started.
+fn lab_run(scenario: &Path, report: &Path, work: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_glitter"));
+    cmd.args(["lab", "run"])
+        .arg(scenario)
+        .arg("--out")
+        .arg(report)
+        .arg("--work-dir")
+        .arg(work);
+    cmd
+}
+
 #[test]
 fn six_lossy_nodes_survive_a_partition_and_a_kill_with_identical_heads() {
     let scenario = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lab/ci6.toml");
     let work = tempfile::tempdir().expect("a work directory");
     let report_path = work.path().join("report.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_glitter"))
-        .args(["lab", "run"])
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&report_path)
-        .arg("--work-dir")
-        .arg(work.path())
+    let out = lab_run(&scenario, &report_path, work.path())
         .output()
         .expect("glitter lab runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -109,13 +115,7 @@ fn a_failed_or_interrupted_run_leaves_nothing_behind() {
     let scenario = work.path().join("fails.toml");
     std::fs::write(&scenario, FAILING).expect("write the scenario");
     let report_path = work.path().join("report.json");
-    let out = Command::new(env!("CARGO_BIN_EXE_glitter"))
-        .args(["lab", "run"])
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&report_path)
-        .arg("--work-dir")
-        .arg(work.path())
+    let out = lab_run(&scenario, &report_path, work.path())
         .output()
         .expect("glitter lab runs");
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -148,13 +148,7 @@ fn a_failed_or_interrupted_run_leaves_nothing_behind() {
     );
 
     // SIGINT while the converge step waits.
-    let child = Command::new(env!("CARGO_BIN_EXE_glitter"))
-        .args(["lab", "run"])
-        .arg(&scenario)
-        .arg("--out")
-        .arg(&report_path)
-        .arg("--work-dir")
-        .arg(work.path())
+    let child = lab_run(&scenario, &report_path, work.path())
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("glitter lab runs");
