@@ -13,7 +13,11 @@
 # `unsafe`, so the fuzzers look for panics, failed invariants, timeouts and memory
 # blow-ups; `address` also checks the dependencies' unsafe code, at half the speed).
 # Inputs a run finds go to results/corpus/<target>/ (not to the committed seeds);
-# crashes to results/artifacts/<target>/.
+# crashes to results/artifacts/<target>/. FUZZ_RESULTS names another results
+# directory, so that two runs can go side by side (one per core); its corpus
+# directory is still results/corpus, shared, so long runs add up across runs.
+# Each target's CPU time (user + system) is reported beside its wall time: a run
+# under `nice` on a busy machine gets less CPU than its wall-clock budget.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -42,27 +46,31 @@ if [ "$#" -gt 0 ]; then
 fi
 
 build
-mkdir -p results
-json="results/summary.json"
-md="results/summary.md"
+RESULTS="${FUZZ_RESULTS:-results}"
+mkdir -p "$RESULTS"
+json="$RESULTS/summary.json"
+md="$RESULTS/summary.md"
 echo "[" > "$json"
 {
-  echo "| target | seconds | executions | cov | crashes |"
-  echo "| --- | ---: | ---: | ---: | ---: |"
+  echo "| target | seconds | cpu seconds | executions | cov | crashes |"
+  echo "| --- | ---: | ---: | ---: | ---: | ---: |"
 } > "$md"
 crashed=0
 first=1
 for t in "${TARGETS[@]}"; do
   work="results/corpus/$t"
-  arts="results/artifacts/$t"
-  log="results/$t.log"
+  arts="$RESULTS/artifacts/$t"
+  log="$RESULTS/$t.log"
+  times="$RESULTS/$t.cpu"
   mkdir -p "$work" "$arts"
   echo "==> $t for ${SECONDS_PER_TARGET}s"
   set +e
-  cargo +nightly fuzz run -s "$SAN" --codegen-units 16 "$t" "$work" "corpus/$t" -- \
+  TIMEFORMAT='%U %S'
+  { time cargo +nightly fuzz run -s "$SAN" --codegen-units 16 "$t" "$work" "corpus/$t" -- \
     -max_total_time="$SECONDS_PER_TARGET" -print_final_stats=1 -timeout=30 \
-    -rss_limit_mb=2048 -artifact_prefix="$arts/" > "$log" 2>&1
+    -rss_limit_mb=2048 -artifact_prefix="$arts/" > "$log" 2>&1 ; } 2> "$times"
   rc=$?
+  cpu=$(awk '{printf "%d", $1 + $2}' "$times")
   set -e
   execs=$(awk '/stat::number_of_executed_units:/ {print $2}' "$log" | tail -1)
   cov=$(grep -o ' cov: [0-9]*' "$log" | tail -1 | awk '{print $2}')
@@ -72,22 +80,23 @@ for t in "${TARGETS[@]}"; do
   fi
   execs="${execs:-0}"
   cov="${cov:-0}"
-  printf '    %-18s executions %-10s cov %-6s crashes %s\n' "$t" "$execs" "$cov" "$crashes"
+  printf '    %-18s cpu %-6s executions %-10s cov %-6s crashes %s\n' \
+    "$t" "$cpu" "$execs" "$cov" "$crashes"
   if [ "$crashes" -ne 0 ]; then
     crashed=1
     grep -m 3 -E 'panicked|SUMMARY|ERROR' "$log" | sed 's/^/      /' || true
   fi
   [ "$first" -eq 1 ] || echo "," >> "$json"
   first=0
-  printf '  {"target": "%s", "seconds": %s, "executions": %s, "cov": %s, "crashes": %s}' \
-    "$t" "$SECONDS_PER_TARGET" "$execs" "$cov" "$crashes" >> "$json"
-  echo "| $t | $SECONDS_PER_TARGET | $execs | $cov | $crashes |" >> "$md"
+  printf '  {"target": "%s", "seconds": %s, "cpu_seconds": %s, "executions": %s, "cov": %s, "crashes": %s}' \
+    "$t" "$SECONDS_PER_TARGET" "$cpu" "$execs" "$cov" "$crashes" >> "$json"
+  echo "| $t | $SECONDS_PER_TARGET | $cpu | $execs | $cov | $crashes |" >> "$md"
 done
 printf '\n]\n' >> "$json"
 echo "==> summary: fuzz/$md, fuzz/$json"
 cat "$md"
 if [ "$crashed" -ne 0 ]; then
-  echo "fuzz: a target crashed; its input is in fuzz/results/artifacts/<target>/ (see docs/FUZZING.md)"
+  echo "fuzz: a target crashed; its input is in fuzz/$RESULTS/artifacts/<target>/ (see docs/FUZZING.md)"
   exit 1
 fi
 echo "fuzz: ${#TARGETS[@]} targets, no crash"

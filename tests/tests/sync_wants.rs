@@ -2,8 +2,8 @@
 //!
 //! - a peer that announces an author's head and never answers does not hold back a
 //!   want to an honest peer that announced the same author;
-//! - at most [`WANT_PEERS_MAX`] peers are asked for one author at once, and a peer
-//!   below zero gives its place up to one that is not;
+//! - at most [`WANT_PEERS_MAX`] peers are asked for one author at once (each for its own
+//!   range), and a peer below zero gives its place up to one that is not;
 //! - a want that fails, or is answered without the announced blocks, costs the
 //!   announcer `penalty_unbacked` until it is banned; a backed answer costs nothing, and
 //!   a relay's empty answer (not its own claim) costs nothing.
@@ -112,49 +112,58 @@ fn a_silent_peer_does_not_hold_back_an_honest_one() {
 }
 
 #[test]
-fn at_most_two_peers_are_asked_per_author_and_a_penalised_one_gives_way() {
-    assert_eq!(WANT_PEERS_MAX, 2);
+fn at_most_four_peers_are_asked_per_author_and_a_penalised_one_gives_way() {
+    assert_eq!(WANT_PEERS_MAX, 4);
     let author = keys(AUTHOR);
     let other = keys(AUTHOR + 1);
-    let (p1, p2, p3) = (10, 11, 12);
-    let mut n = follower(&[p1, p2, p3]);
+    let peers: Vec<PeerId> = (10..15).collect();
+    let (p1, p5) = (peers[0], peers[4]);
+    let mut n = follower(&peers);
     n.follow(other.public());
     let mut out = Sent::default();
     let fake = Hash([0x42; 32]);
-    n.handle(100, p1, &heads(author.public(), 3, fake), &mut out)
+    // A long chain announced by five peers at once: the first four are asked at once,
+    // each for its own range (one want each: the window is 1), the fifth waits.
+    for (i, p) in peers.iter().enumerate() {
+        n.handle(
+            100 + i as u64,
+            *p,
+            &heads(author.public(), 200, fake),
+            &mut out,
+        )
         .expect("heads");
-    n.handle(110, p2, &heads(author.public(), 3, fake), &mut out)
-        .expect("heads");
-    assert_eq!(wants_to(&out, p1).len(), 1);
-    assert!(
-        wants_to(&out, p2).is_empty(),
-        "a second peer waits the hedge delay"
-    );
-    let late = 100 + WANT_HEDGE_MS;
-    for p in [p2, p3] {
-        n.handle(late, p, &heads(author.public(), 3, fake), &mut out)
-            .expect("heads");
     }
-    assert_eq!(wants_to(&out, p2).len(), 1, "p1 is late: p2 is asked too");
-    assert!(wants_to(&out, p3).is_empty(), "a third peer waits");
-    // p1 lied about another author: it falls below zero, and p3 (at zero) takes its place.
-    n.handle(late, p1, &heads(other.public(), 2, fake), &mut out)
+    let mut firsts = Vec::new();
+    for p in &peers[..4] {
+        let w = wants_to(&out, *p);
+        assert_eq!(w.len(), 1, "peer {p} is asked once");
+        match Message::parse(&w[0]) {
+            Ok(Message::Want { from_seq, .. }) => firsts.push(from_seq),
+            other => panic!("not a want: {other:?}"),
+        }
+    }
+    assert_eq!(firsts, vec![1, 17, 33, 49], "disjoint ranges");
+    assert!(wants_to(&out, p5).is_empty(), "a fifth peer waits");
+    // p1 lied about another author: it falls below zero, and p5 (at zero) takes its
+    // place, asked for the range p1 held.
+    n.handle(200, p1, &heads(other.public(), 2, fake), &mut out)
         .expect("heads");
     let w_other = wants_to(&out, p1)
         .pop()
         .expect("a want for the other author");
-    assert!(n.want_ended(late + 100, p1, &w_other, WantEnd::Answered, true));
+    assert!(n.want_ended(300, p1, &w_other, WantEnd::Answered, true));
     assert!(n.peer_score(p1).expect("known") < 0);
-    n.handle(late + 200, p3, &heads(author.public(), 3, fake), &mut out)
+    n.handle(400, p5, &heads(author.public(), 200, fake), &mut out)
         .expect("heads");
-    assert_eq!(
-        wants_to(&out, p3).len(),
-        1,
-        "the penalised peer gave its place up"
-    );
-    // p1 now waits: two peers not below it are asked.
+    let w5 = wants_to(&out, p5);
+    assert_eq!(w5.len(), 1, "the penalised peer gave its place up");
+    assert!(matches!(
+        Message::parse(&w5[0]),
+        Ok(Message::Want { from_seq: 1, .. })
+    ));
+    // p1 now waits: four peers not below it are asked.
     let before = wants_to(&out, p1).len();
-    n.handle(late + 300, p1, &heads(author.public(), 3, fake), &mut out)
+    n.handle(500, p1, &heads(author.public(), 200, fake), &mut out)
         .expect("heads");
     assert_eq!(wants_to(&out, p1).len(), before);
 }
@@ -310,9 +319,10 @@ fn a_fully_answered_want_earns_a_point_back() {
     assert_eq!(n.peer_score(p), Some(low + 1));
 }
 
-/// A liar announcing head + 3 every 50 ms is asked once for its run of blocks and once
-/// for the block past the honest peer's delivery: its announcements do not each make a
-/// new want (before chaining, every one after the delivery asked for the same block).
+/// A liar announcing head + 3 every 50 ms is asked once for its run of blocks: its
+/// announcements do not each make a new want (before chaining, every one after the
+/// honest peer's delivery asked for the same block), and with a window of one want, it
+/// is not asked for the block past that delivery while its first want is in flight.
 #[test]
 fn a_liar_announcing_every_50_ms_is_not_asked_every_time() {
     let author = keys(AUTHOR);
@@ -343,5 +353,5 @@ fn a_liar_announcing_every_50_ms_is_not_asked_every_time() {
             n.handle(100 + i * 50, honest, &b1_msg, &mut out).unwrap();
         }
     }
-    assert_eq!(wants_to(&out, liar).len(), 2);
+    assert_eq!(wants_to(&out, liar).len(), 1);
 }

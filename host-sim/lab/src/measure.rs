@@ -28,7 +28,8 @@ pub struct Counters {
     pub blocks_stored: u64,
     /// Blocks received again.
     pub duplicates: u64,
-    /// Blocks received before their predecessor.
+    /// Blocks received before their predecessor and dropped (a parked one is counted
+    /// when it is applied, as stored or duplicate).
     pub out_of_order: u64,
     /// Blocks nobody asked for.
     pub unsolicited: u64,

@@ -75,7 +75,8 @@ pub const PING_INTERVAL: Duration = Duration::from_secs(1);
 /// See [`PING_INTERVAL`].
 pub const PING_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// A swarm over TCP + noise + yamux on tokio, closing connections idle for `idle`;
+/// A swarm over TCP + noise + yamux on tokio, negotiating substreams lazily (no round
+/// trip before a request), closing connections idle for `idle`;
 /// at most [`YAMUX_STREAMS_MAX`] streams per connection, [`NEGOTIATING_STREAMS_MAX`]
 /// of them inbound and negotiating; every connection set up within
 /// [`CONNECT_TIMEOUT`].
@@ -94,7 +95,12 @@ pub fn tcp_swarm<B: NetworkBehaviour>(
         .multiplex(yamux_config())
         .timeout(CONNECT_TIMEOUT)
         .boxed();
+    // Lazy protocol negotiation on substreams too: a request goes out with its
+    // protocol name in the same packet instead of a round trip later, so a sync request
+    // costs one round trip. Every protocol a node opens a stream for is one its peers
+    // speak (a peer that does not fails the stream, as it would have anyway).
     let config = libp2p::swarm::Config::with_tokio_executor()
+        .with_substream_upgrade_protocol_override(Version::V1Lazy)
         .with_idle_connection_timeout(idle)
         .with_max_negotiating_inbound_streams(NEGOTIATING_STREAMS_MAX);
     Ok(Swarm::new(

@@ -2,11 +2,11 @@
 //! heads), wants (send the blocks), blocks (verify, then store, park or record a
 //! fork) and fork proofs.
 
-use super::wants::PARK_AHEAD_MAX;
+use super::wants::PARK_AHEAD_MIN;
 use super::{AuthorSource, HandleError, Node, Outbox, PeerId, Stored, SyncStore};
 use crate::chain::{ChainError, ChainState, ForkProof, SignatureCheck};
 use crate::sig::PublicKey;
-use crate::sync::message::{HEADS_MAX, HeadEntry, Message, WANT_COUNT_MAX};
+use crate::sync::message::{HEADS_MAX, HeadEntry, Message};
 use crate::wire::header::{Header, PAYLOAD_LEN_MAX};
 use heapless::Vec;
 
@@ -87,8 +87,8 @@ where
             let my_seq = mine.map_or(0, |h| h.seq);
             if self.follows(&e.author) {
                 if e.seq > my_seq && !self.is_refused(&e.author, now_ms) {
-                    let count = (e.seq - my_seq).min(u64::from(WANT_COUNT_MAX)) as u8;
-                    self.send_want(now_ms, from, e.author, my_seq + 1, count, out);
+                    // Everything missing; `send_want` asks for what fits the window.
+                    self.send_want(now_ms, from, e.author, my_seq + 1, e.seq - my_seq, out);
                 } else if e.seq > 0 {
                     // Same or older seq: a different id there means a fork; fetch it.
                     let stored = self.store.header(&e.author, e.seq).map(|h| h.id());
@@ -210,9 +210,14 @@ where
                 Ok(())
             }
             Err(ChainError::SeqGap { expected, got }) => {
-                self.stats.out_of_order += 1;
-                if got - expected < PARK_AHEAD_MAX {
-                    self.park(from, author, got, header, payload);
+                // Parked only if it is within reach: at most as far ahead as the table
+                // holds blocks (or a short run on small tables).
+                if got - expected < (PARKED as u64).max(PARK_AHEAD_MIN)
+                    && self.park(from, author, got, header, payload)
+                {
+                    self.stats.parked += 1;
+                } else {
+                    self.stats.out_of_order += 1;
                 }
                 Ok(())
             }

@@ -97,6 +97,14 @@ pub struct Config {
     pub ban_ms: u64,
     /// A fork proof is re-sent to the same peer at most once per this interval.
     pub fork_resend_ms: u64,
+    /// Most `Want`s in flight to one peer for one author: the request pipeline. Each
+    /// asks for up to [`WANT_COUNT_MAX`](crate::sync::message::WANT_COUNT_MAX) blocks,
+    /// so a window of `w` keeps up to `16 w` blocks in flight per peer; size it to the
+    /// bandwidth-delay product of the links (with 1, a chain is fetched one request,
+    /// one round trip, at a time). Out-of-order answers are parked, so a node needs
+    /// `PARKED` of about the window times [`WANT_PEERS_MAX`] blocks to make use of
+    /// it, and `WANTS` room for as many wants.
+    pub want_window: u8,
 }
 
 impl Default for Config {
@@ -110,6 +118,7 @@ impl Default for Config {
             ban_score: -50,
             ban_ms: 60_000,
             fork_resend_ms: 5_000,
+            want_window: 1,
         }
     }
 }
@@ -122,8 +131,13 @@ pub struct NodeStats {
     pub blocks_stored: u64,
     /// Blocks received that were already stored (cheap: no signature check).
     pub duplicates: u64,
-    /// Blocks received out of order and dropped (re-requested later).
+    /// Blocks received out of order and dropped, or dropped from the parking table
+    /// (re-requested later).
     pub out_of_order: u64,
+    /// Blocks received ahead of a missing one and kept until it arrives. Each is counted
+    /// again when it is applied (stored, or a duplicate), so the blocks received are
+    /// `blocks_stored + duplicates + out_of_order` (plus the rejected ones).
+    pub parked: u64,
     /// Blocks or messages rejected as invalid.
     pub invalid: u64,
     /// Blocks for authors this node does not replicate, ignored.

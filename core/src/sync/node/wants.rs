@@ -36,14 +36,18 @@ pub(super) struct Parked {
     payload: Option<Vec<u8, PAYLOAD_LEN_MAX>>,
 }
 
-/// How far ahead of the head a block may be and still be parked.
-pub(super) const PARK_AHEAD_MAX: u64 = 32;
+/// How far ahead of the head a block may always be parked (further when `PARKED`
+/// is larger).
+pub(super) const PARK_AHEAD_MIN: u64 = 32;
 
-/// How many peers are asked for one author's blocks at once.
-pub const WANT_PEERS_MAX: usize = 2;
+/// How many peers are asked for one author's blocks at once. Their ranges do not
+/// overlap (a late range aside, see [`WANT_HEDGE_MS`]), so a long chain is fetched from
+/// up to this many peers at once, each block about once.
+pub const WANT_PEERS_MAX: usize = 4;
 
 /// How long a want may stay unanswered before another peer is asked for the same
-/// author too: a peer that answers in time is the only one asked, so a block is
+/// blocks too, when they hold everything up (the first missing block is theirs): a
+/// peer that answers in time is the only one asked for its range, so a block is
 /// downloaded once; one that holds its want back delays the author by this much.
 pub const WANT_HEDGE_MS: u64 = 250;
 
@@ -77,20 +81,45 @@ where
             .retain(|w| now_ms.saturating_sub(w.sent_ms) < timeout);
     }
 
-    /// The end of the run of blocks of `author` already requested from `peer`, from
-    /// `from` on (so a new want to `peer` starts there), or `from` if none is. Wants
-    /// that follow each other are chained (at most `WANTS` steps): with [1, 4) and
-    /// [4, 5) in flight, a want from 2 starts at 5, not at 4 again.
-    fn requested_until(&self, author: &PublicKey, peer: PeerId, from: u64) -> u64 {
+    /// The first block from `from` on that `to` should be asked for: ranges already
+    /// requested from `to` are skipped, and so are ranges in flight to other peers that
+    /// are on time (sent less than [`WANT_HEDGE_MS`] ago) or not yet in the way (past
+    /// the first missing block `next`). What is left to ask `to` for is a late range
+    /// that holds everything up (the hedge) or a range nobody was asked for (spreading
+    /// an author's blocks over every peer that has them). Blocks parked (they arrived
+    /// ahead of a missing one) are skipped too. Wants that follow each other are chained
+    /// (at most `WANTS + PARKED` steps): with [1, 4) and [4, 5) in flight, a want from 2
+    /// starts at 5.
+    fn unrequested_from(
+        &self,
+        author: &PublicKey,
+        to: PeerId,
+        from: u64,
+        next: u64,
+        now_ms: u64,
+    ) -> u64 {
         let mut at = from;
-        for _ in 0..WANTS {
-            let next = self
+        for _ in 0..WANTS + PARKED {
+            if self
+                .parked
+                .iter()
+                .any(|p| p.author == *author && p.seq == at)
+            {
+                at += 1; // it arrived out of order and waits for its predecessor
+                continue;
+            }
+            let skip = self
                 .wants
                 .iter()
-                .filter(|w| w.author == *author && w.peer == peer && w.from <= at && w.end > at)
+                .filter(|w| w.author == *author && w.from <= at && w.end > at)
+                .filter(|w| {
+                    w.peer == to
+                        || now_ms.saturating_sub(w.sent_ms) < WANT_HEDGE_MS
+                        || w.from > next
+                })
                 .map(|w| w.end)
                 .max();
-            match next {
+            match skip {
                 Some(end) => at = end,
                 None => break,
             }
@@ -101,7 +130,7 @@ where
     /// Whether `to` may be asked for `author` now: it already is, or fewer than
     /// [`WANT_PEERS_MAX`] other peers are. When as many are, a peer scored below `to`
     /// and below zero gives up its place (its wants for `author` are forgotten).
-    fn want_slot(&mut self, author: &PublicKey, to: PeerId, now_ms: u64) -> bool {
+    fn want_slot(&mut self, author: &PublicKey, to: PeerId) -> bool {
         let mut asked: Vec<PeerId, WANT_PEERS_MAX> = Vec::new();
         for w in self.wants.iter().filter(|w| w.author == *author) {
             if w.peer == to {
@@ -111,15 +140,8 @@ where
                 break; // more than the limit (not kept that way): the table is full anyway
             }
         }
-        if asked.is_empty() {
-            return true;
-        }
         if !asked.is_full() {
-            // Another peer only once every peer asked is late or below zero.
-            return self.wants.iter().filter(|w| w.author == *author).all(|w| {
-                now_ms.saturating_sub(w.sent_ms) >= WANT_HEDGE_MS
-                    || self.peer_score(w.peer).unwrap_or(0) < 0
-            });
+            return true;
         }
         let mine = self.peer_score(to).unwrap_or(0);
         let worst = asked
@@ -194,54 +216,79 @@ where
         true
     }
 
-    /// Asks `to` for `count` blocks of `author` from `from_seq`, minus those already
-    /// requested, and remembers the want.
+    /// Asks `to` for the blocks of `author` in `from_seq..from_seq + count` that are not
+    /// in flight already (see `unrequested_from`), in `Want`s of at most
+    /// [`WANT_COUNT_MAX`] blocks, keeping at most [`Config::want_window`] of them in
+    /// flight to `to` for `author`, and remembers each.
+    ///
+    /// [`Config::want_window`]: super::Config::want_window
     pub(super) fn send_want<O: Outbox + ?Sized>(
         &mut self,
         now_ms: u64,
         to: PeerId,
         author: PublicKey,
         from_seq: u64,
-        count: u8,
+        count: u64,
         out: &mut O,
     ) {
         self.expire_wants(now_ms);
-        let end = from_seq.saturating_add(u64::from(count));
-        let from_seq = self.requested_until(&author, to, from_seq);
-        if from_seq >= end {
-            return; // all already requested from this peer
-        }
-        if !self.want_slot(&author, to, now_ms) {
+        if !self.want_slot(&author, to) {
             return; // enough peers asked already
         }
-        let count = (end - from_seq).min(u64::from(WANT_COUNT_MAX)) as u8;
-        let msg = Message::Want {
-            author,
-            from_seq,
-            count,
-        };
-        if out.send(to, &msg).is_err() {
-            self.stats.outbox_full += 1;
-            return;
-        }
-        self.stats.wants_sent += 1;
-        let w = PendingWant {
-            author,
-            peer: to,
-            from: from_seq,
-            end,
-            sent_ms: now_ms,
-        };
-        if self.wants.push(w).is_err() {
-            // Table full: forget the oldest, so the newest want is remembered.
-            if !self.wants.is_empty() {
-                self.wants.remove(0);
+        let end = from_seq.saturating_add(count);
+        let next = self
+            .store
+            .head(&author)
+            .map_or(0, |h| h.seq)
+            .saturating_add(1);
+        let window = usize::from(self.config.want_window.max(1));
+        let mut at = from_seq;
+        for _ in 0..window {
+            let in_flight = self
+                .wants
+                .iter()
+                .filter(|w| w.author == author && w.peer == to)
+                .count();
+            if in_flight >= window {
+                return;
             }
-            let _ = self.wants.push(w);
+            at = self.unrequested_from(&author, to, at, next, now_ms);
+            if at >= end {
+                return; // all already requested
+            }
+            let n = (end - at).min(u64::from(WANT_COUNT_MAX)) as u8;
+            let msg = Message::Want {
+                author,
+                from_seq: at,
+                count: n,
+            };
+            if out.send(to, &msg).is_err() {
+                self.stats.outbox_full += 1;
+                return;
+            }
+            self.stats.wants_sent += 1;
+            let w = PendingWant {
+                author,
+                peer: to,
+                from: at,
+                end: at + u64::from(n),
+                sent_ms: now_ms,
+            };
+            if self.wants.push(w).is_err() {
+                // Table full: forget the oldest, so the newest want is remembered.
+                if !self.wants.is_empty() {
+                    self.wants.remove(0);
+                }
+                let _ = self.wants.push(w);
+            }
+            at = w.end;
         }
     }
 
-    /// Keeps a block that arrived before its predecessor (oldest evicted when full).
+    /// Keeps a block that arrived before its predecessor; returns whether it is kept.
+    /// When the table is full, the block farthest ahead of its author's head makes room
+    /// for a nearer one (the nearer one is stored sooner), or the new block is dropped
+    /// (and fetched again).
     pub(super) fn park(
         &mut self,
         from: PeerId,
@@ -249,32 +296,53 @@ where
         seq: u64,
         header: &[u8; crate::wire::header::HEADER_LEN],
         payload: Option<&[u8]>,
-    ) {
-        if PARKED == 0
-            || self
-                .parked
-                .iter()
-                .any(|p| p.author == author && p.seq == seq)
+    ) -> bool {
+        if PARKED == 0 {
+            return false;
+        }
+        if self
+            .parked
+            .iter()
+            .any(|p| p.author == author && p.seq == seq)
         {
-            return;
+            return true; // a copy is parked already
         }
         let payload = match payload {
             Some(p) => match Vec::from_slice(p) {
                 Ok(v) => Some(v),
-                Err(_) => return,
+                Err(_) => return false,
             },
             None => None,
         };
         if self.parked.is_full() {
-            self.parked.remove(0);
+            let ahead = |store: &mut S, a: &PublicKey, s: u64| {
+                s.saturating_sub(store.head(a).map_or(0, |h| h.seq))
+            };
+            let mine = ahead(&mut self.store, &author, seq);
+            let mut farthest: Option<(usize, u64)> = None;
+            for (i, p) in self.parked.iter().enumerate() {
+                let d = ahead(&mut self.store, &p.author, p.seq);
+                if farthest.is_none_or(|(_, f)| d > f) {
+                    farthest = Some((i, d));
+                }
+            }
+            match farthest {
+                Some((i, d)) if d > mine => {
+                    self.parked.swap_remove(i);
+                    self.stats.out_of_order += 1; // dropped after all
+                }
+                _ => return false,
+            }
         }
-        let _ = self.parked.push(Parked {
-            from,
-            author,
-            seq,
-            header: *header,
-            payload,
-        });
+        self.parked
+            .push(Parked {
+                from,
+                author,
+                seq,
+                header: *header,
+                payload,
+            })
+            .is_ok()
     }
 
     /// Applies parked blocks whose predecessor is now stored. Bounded: each pass

@@ -328,6 +328,7 @@ impl Runtime {
             "blocks_stored": s.blocks_stored,
             "duplicates": s.duplicates,
             "out_of_order": s.out_of_order,
+            "parked": s.parked,
             "invalid": s.invalid,
             "unsolicited": s.unsolicited,
             "from_banned": s.from_banned,
