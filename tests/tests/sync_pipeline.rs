@@ -15,11 +15,12 @@ use glitter_core::sync::{
 };
 use sync_common::{Counting, Sent, Store, keys};
 
-/// A node with room for a deep pipeline: 64 wants, 128 parked blocks.
-type Deep = Node<Store, Counting, 64, 16, 64, 8, 128>;
+/// A node with room for a deep pipeline: 64 wants, 256 parked blocks (enough for a
+/// window of 4 wants of 16 blocks to each of 4 peers).
+type Deep = Node<Store, Counting, 64, 16, 64, 8, 256>;
 
 const AUTHOR: u8 = 9;
-const WINDOW: u8 = 8;
+const WINDOW: u8 = 4;
 
 struct Headers<'a>(&'a [Header]);
 

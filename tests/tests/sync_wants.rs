@@ -14,10 +14,11 @@ use glitter_core::Header;
 use glitter_core::chain::ChainState;
 use glitter_core::hash::Hash;
 use glitter_core::sig::{KeyPair, PublicKey};
+use glitter_core::sync::Node;
 use glitter_core::sync::{
     Config, HeadEntry, Message, PeerId, SyncStore, WANT_HEDGE_MS, WANT_PEERS_MAX, WantEnd,
 };
-use sync_common::{NoHeaders, Sent, TestNode, keys, node};
+use sync_common::{Counting, NoHeaders, Sent, Store, TestNode, keys, node};
 
 /// Block 1 of `author` (a post), as a `Block` message too.
 fn block1(author: &KeyPair) -> (Header, Vec<u8>) {
@@ -118,7 +119,18 @@ fn at_most_four_peers_are_asked_per_author_and_a_penalised_one_gives_way() {
     let other = keys(AUTHOR + 1);
     let peers: Vec<PeerId> = (10..15).collect();
     let (p1, p5) = (peers[0], peers[4]);
-    let mut n = follower(&peers);
+    // Room to park 64 blocks: a node asks for no more than it can park ahead of its
+    // head, so four ranges of 16 need that much.
+    let mut n = Node::<Store, Counting, 64, 16, 16, 8, 64>::new(
+        keys(1).public(),
+        Store::default(),
+        Counting::default(),
+        Config::default(),
+    );
+    n.follow(author.public());
+    for p in &peers {
+        n.add_peer(*p);
+    }
     n.follow(other.public());
     let mut out = Sent::default();
     let fake = Hash([0x42; 32]);

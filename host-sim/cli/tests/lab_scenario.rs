@@ -1,10 +1,11 @@
 //! The lab scenario in the test command (issue 16): `glitter lab run lab/ci6.toml`,
 //! the real command, against real `glitter node` processes in six network namespaces
 //! over lossy emulated links (50 ± 20 ms, 10% loss, 1% duplication, 5% reordering),
-//! with posts, an 8 s 3 + 3 partition with posts on both sides, a kill -9 and a
+//! with posts, a 10 s 3 + 3 partition with posts on both sides, a kill -9 and a
 //! restart. Every converge step must finish within its bound and the final check must
 //! find the same head of every chain on every node, at or past every acknowledged
-//! post. Needs root, as the lab does (CI runs as root).
+//! post; blocks cross at most 1.5 times per follower on average, and the nodes
+//! converge within 5 s of the heal. Needs root, as the lab does (CI runs as root).
 
 use std::path::Path;
 use std::process::Command;
@@ -42,6 +43,36 @@ fn six_lossy_nodes_survive_a_partition_and_a_kill_with_identical_heads() {
     let planned = report["scenario"]["step"].as_array().expect("the scenario");
     assert_eq!(steps.len(), planned.len(), "{stderr}");
     assert_eq!(steps.last().map(|s| &s["step"]), Some(&"check".into()));
+    // Issue 16's CI bounds (looser than its goals, for noisy machines): each block
+    // crosses to each follower at most 1.5 times on average over the run, and the
+    // nodes converge within 5 s of the partition healing.
+    let mut after_heal = false;
+    let mut heal_checked = false;
+    let (mut received, mut stored) = (0u64, 0u64);
+    for s in steps {
+        let m = &s["metrics"];
+        for n in m["per_node"].as_array().into_iter().flatten() {
+            received += n["received"].as_u64().unwrap_or(0);
+            stored += n["stored"].as_u64().unwrap_or(0);
+        }
+        if s["step"] == "heal" {
+            after_heal = true;
+        } else if after_heal && s["step"] == "converge" {
+            let ms = m["converged_ms"].as_f64().expect("a converge time");
+            assert!(ms <= 5_000.0, "converged {ms} ms after the heal: {stderr}");
+            eprintln!("lab_scenario: converged {ms:.0} ms after the heal");
+            (after_heal, heal_checked) = (false, true);
+        }
+    }
+    assert!(heal_checked, "the scenario has a heal then a converge");
+    let transfers = received as f64 / stored.max(1) as f64;
+    eprintln!(
+        "lab_scenario: {received} blocks received for {stored} stored: {transfers:.2} per block"
+    );
+    assert!(
+        stored >= 5 * 35 && transfers <= 1.5,
+        "{transfers:.2} transfers per block ({received} for {stored}): {stderr}"
+    );
     // The links really were lossy: the switch dropped about a tenth of the packets.
     let links = report["switch"]["links"].as_array().expect("link counters");
     let sum = |k: &str| -> u64 { links.iter().map(|l| l[2][k].as_u64().unwrap_or(0)).sum() };

@@ -20,6 +20,9 @@ const FLOOD: usize = 500;
 
 /// Sends `FLOOD` `Fetch` requests for `owner`, each from a fresh device key, over one
 /// connection; returns (pending, refused, other) answers.
+/// Requests the flooding peer keeps in flight.
+const IN_FLIGHT: usize = glitter_net::backup_proto::STREAMS_PER_CONNECTION_MAX - 2;
+
 fn flood(addr: &str, owner: [u8; 32]) -> (usize, usize, usize) {
     let addr: Multiaddr = addr.parse().expect("address");
     let rt = tokio::runtime::Builder::new_current_thread()
@@ -39,7 +42,9 @@ fn flood(addr: &str, owner: [u8; 32]) -> (usize, usize, usize) {
         let mut sent = 0u64;
         let mut peer = None;
         let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-        // Keeps 8 requests in flight (the streams one connection may hold at once).
+        // Keeps IN_FLIGHT requests in flight: fewer than the backup streams one connection
+        // may hold at once (a stream still closing after its answer counts until it is
+        // gone; one opened over the limit is reset).
         let mut send = |swarm: &mut libp2p::Swarm<_>, to| {
             sent += 1;
             let mut device = [0u8; 32];
@@ -55,7 +60,7 @@ fn flood(addr: &str, owner: [u8; 32]) -> (usize, usize, usize) {
             match ev {
                 SwarmEvent::ConnectionEstablished { peer_id, .. } => {
                     peer = Some(peer_id);
-                    for _ in 0..8 {
+                    for _ in 0..IN_FLIGHT {
                         send(&mut swarm, peer_id);
                     }
                 }
@@ -65,7 +70,7 @@ fn flood(addr: &str, owner: [u8; 32]) -> (usize, usize, usize) {
                 }) => {
                     answered += 1;
                     if let Some(p) = peer
-                        && answered + 8 <= FLOOD
+                        && answered + IN_FLIGHT <= FLOOD
                     {
                         send(&mut swarm, p);
                     }
@@ -75,7 +80,10 @@ fn flood(addr: &str, owner: [u8; 32]) -> (usize, usize, usize) {
                         _ => other += 1,
                     }
                 }
-                SwarmEvent::Behaviour(request_response::Event::OutboundFailure { .. }) => {
+                SwarmEvent::Behaviour(request_response::Event::OutboundFailure {
+                    error, ..
+                }) => {
+                    println!("net_fetch_flood: a Fetch failed: {error}");
                     answered += 1;
                     other += 1;
                 }

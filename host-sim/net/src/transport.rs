@@ -32,17 +32,21 @@ pub const BACKUP_TIMEOUT_S: u64 = 60;
 /// Most streams open at once on one connection, both directions together (yamux). A
 /// peer that opens more loses the connection (yamux closes it). Each stream may
 /// buffer up to yamux's 256 KiB window of data nobody has read yet, so this bounds a
-/// connection's buffers at 128 × 256 KiB = 32 MiB. It sits above what a peer running
+/// connection's buffers at 160 × 256 KiB = 40 MiB. It sits above what a peer running
 /// this code opens: [`SYNC_STREAMS_PER_CONNECTION_MAX`] +
 /// [`STREAMS_PER_CONNECTION_MAX`] (backup) + gossipsub, identify and ping (a few).
-pub const YAMUX_STREAMS_MAX: usize = 128;
+pub const YAMUX_STREAMS_MAX: usize = 160;
 /// Most inbound streams still agreeing on their protocol on one connection; later
 /// ones wait in yamux (within [`YAMUX_STREAMS_MAX`]).
 pub const NEGOTIATING_STREAMS_MAX: usize = 32;
 /// Most `/glitter/sync/1` streams at once on one connection, inbound and outbound
-/// together; libp2p resets an inbound one beyond it and fails an outbound one. A node
-/// sends at most half of it to one peer (`runtime::REQUESTS_PER_PEER_MAX`).
-pub const SYNC_STREAMS_PER_CONNECTION_MAX: usize = 64;
+/// together; libp2p drops an inbound one beyond it and fails an outbound one. A node
+/// sends at most a third of it to one peer (`runtime::REQUESTS_PER_PEER_MAX`), so two
+/// nodes running this code stay below it even while answered streams are still
+/// closing: with lazy negotiation a request on a stream dropped at the limit is not
+/// failed at once but waits out its timeout (measured: a client keeping the backup
+/// protocol's limit of streams busy saw one request in 500 hang).
+pub const SYNC_STREAMS_PER_CONNECTION_MAX: usize = 96;
 
 // What a peer running this code opens on one connection stays below yamux's limit.
 const _: () = assert!(

@@ -30,6 +30,7 @@ pub mod scenarios;
 pub mod sigcache;
 mod stats;
 pub mod store;
+pub mod twin;
 
 pub use error::SimError;
 /// The one outbox of host code, shared with the libp2p node.
@@ -118,6 +119,8 @@ pub struct Builder {
     pub tick_interval_ms: u64,
     /// Gossip style.
     pub mode: GossipMode,
+    /// Most wants in flight to one peer for one author (`Config::want_window`).
+    pub want_window: u8,
     /// Memoise signature verdicts on identical bytes across nodes (reported).
     pub memoise_signatures: bool,
     /// Most messages one node may emit per step.
@@ -138,6 +141,7 @@ impl Default for Builder {
             duplicate_rate: 0.0,
             tick_interval_ms: 1_000,
             mode: GossipMode::PushPull,
+            want_window: 1,
             memoise_signatures: false,
             outbox_max: 256,
             flash_store: false,
@@ -201,6 +205,7 @@ impl Builder {
             want_timeout_ms: (2 * self.latency_ms_max + self.tick_interval_ms).max(1),
             // A lost fork proof is offered again after two gossip rounds.
             fork_resend_ms: 2 * self.tick_interval_ms,
+            want_window: self.want_window,
             ..Config::default()
         }
     }

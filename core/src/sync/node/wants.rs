@@ -219,7 +219,9 @@ where
     /// Asks `to` for the blocks of `author` in `from_seq..from_seq + count` that are not
     /// in flight already (see `unrequested_from`), in `Want`s of at most
     /// [`WANT_COUNT_MAX`] blocks, keeping at most [`Config::want_window`] of them in
-    /// flight to `to` for `author`, and remembers each.
+    /// flight to `to` for `author`, and remembers each. Nothing is asked for beyond
+    /// what the parking table can hold ahead of the head (`PARKED` blocks, at least
+    /// 32), and that reach is shared by the peers asked for `author`.
     ///
     /// [`Config::want_window`]: super::Config::want_window
     pub(super) fn send_want<O: Outbox + ?Sized>(
@@ -235,13 +237,27 @@ where
         if !self.want_slot(&author, to) {
             return; // enough peers asked already
         }
-        let end = from_seq.saturating_add(count);
         let next = self
             .store
             .head(&author)
             .map_or(0, |h| h.seq)
             .saturating_add(1);
-        let window = usize::from(self.config.want_window.max(1));
+        // Never further ahead than the parking table reaches: a block further ahead
+        // that arrives before its predecessors would be dropped and fetched again.
+        let reach = (PARKED as u64).max(PARK_AHEAD_MIN);
+        let end = from_seq
+            .saturating_add(count)
+            .min(next.saturating_add(reach));
+        // The reach is shared by the peers asked, so that every one of them gets ranges.
+        let mut asked: Vec<PeerId, { WANT_PEERS_MAX + 1 }> = Vec::new();
+        let _ = asked.push(to);
+        for w in self.wants.iter().filter(|w| w.author == author) {
+            if !asked.contains(&w.peer) && asked.push(w.peer).is_err() {
+                break;
+            }
+        }
+        let share = reach / u64::from(WANT_COUNT_MAX) / asked.len() as u64;
+        let window = usize::from(self.config.want_window.max(1)).min(share.max(1) as usize);
         let mut at = from_seq;
         for _ in 0..window {
             let in_flight = self

@@ -124,6 +124,18 @@ pub enum SimCommand {
         #[command(flatten)]
         common: Common,
     },
+    /// The lab's `lossy6` in the simulator (6 nodes, 50 ± 20 ms, 10% loss, 1%
+    /// duplication): a burst post's time to reach all, transfers per block, and the
+    /// convergence after a 30 s partition heals, to put beside
+    /// `glitter lab run lab/lossy6.toml`.
+    Twin {
+        /// Repeat over this many seeds (seed, seed+1, ...) and summarise.
+        #[arg(long, default_value_t = 5)]
+        seeds: u64,
+        /// Root seed: the same seed replays the same run exactly.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Nodes crash and restart at a rate; measure convergence.
     Churn {
         /// Number of nodes.
@@ -610,6 +622,12 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                 common.seed, common.seed
             ));
             faults_batch(&mut out, "churn", &plan, seeds, &common)?;
+        }
+        SimCommand::Twin { seeds, seed } => {
+            out.push(format!(
+                "seed {seed}; replay: glitter sim twin --seeds {seeds} --seed {seed}"
+            ));
+            support::twin_batch(&mut out, seeds, seed)?;
         }
     }
     Ok(out)

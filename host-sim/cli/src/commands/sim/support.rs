@@ -2,6 +2,7 @@
 //! and reference figures.
 
 use super::*;
+use anyhow::Context;
 
 pub(super) fn faults_batch(
     out: &mut Vec<String>,
@@ -146,4 +147,45 @@ pub fn peak_rss_mib() -> Option<f64> {
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
+}
+
+/// Runs the simulator's twin of the lab's `lossy6` over `seeds` seeds from `seed` and
+/// adds one row per seed and a summary to `out`.
+pub fn twin_batch(out: &mut Vec<String>, seeds: u64, seed: u64) -> Result<()> {
+    let mut rows = Vec::new();
+    let mut heal = Vec::new();
+    let mut tpb = Vec::new();
+    for s in seed..seed.saturating_add(seeds) {
+        let o = glitter_sim::twin::lossy6(s)
+            .with_context(|| format!("seed {s}; replay: glitter sim twin --seeds 1 --seed {s}"))?;
+        if let Some(h) = o.heal_converge_ms {
+            heal.push(h);
+        }
+        tpb.push(o.transfers_per_block);
+        rows.push(vec![
+            s.to_string(),
+            format!("{} / {}", o.reach_all_median_ms, o.reach_all_max_ms),
+            format!("{:.2}", o.transfers_per_block),
+            o.heal_converge_ms
+                .map_or_else(|| "not within 60 s".into(), |h| h.to_string()),
+        ]);
+    }
+    out.extend(report::table(
+        &[
+            "seed",
+            "burst post reaches all: median / max (ms)",
+            "transfers per block",
+            "converged after heal (ms)",
+        ],
+        &rows,
+    ));
+    heal.sort_unstable();
+    let mean = tpb.iter().sum::<f64>() / tpb.len().max(1) as f64;
+    out.push(format!(
+        "heal: median {} ms, max {} ms over {} of {seeds} runs; transfers per block: mean {mean:.2}",
+        heal.get(heal.len() / 2).copied().unwrap_or(0),
+        heal.last().copied().unwrap_or(0),
+        heal.len()
+    ));
+    Ok(())
 }
