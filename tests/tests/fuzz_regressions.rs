@@ -8,6 +8,8 @@ use glitter_core::store::{Error, FlashLog, LinkError, PowerCut, RamNorFlash};
 use glitter_core::wire::header::{BlockKind, Header, VERSION};
 use glitter_tests::{TestChain, resign};
 
+mod sync_common;
+
 /// `chain_verify`, input `05 00 00 05 01 00 05 01 00 05 01 01 04 04`: a validator
 /// holding 8 blocks was handed block 5 again without a header source, and called the
 /// replay a fork (`Forked { seq: 5 }`) without any stored block to compare with.
@@ -220,4 +222,50 @@ fn after_a_cut_that_changed_no_bit_the_next_record_starts_a_fresh_page() {
     let mut log = Log::mount(log.into_flash()).unwrap();
     assert_eq!(log.header(&second.author, 2).unwrap(), Some(second));
     assert_eq!(log.mount_report().pages_in_use, 2);
+}
+
+/// `sync_node` (input in `fuzz/corpus/sync_node/`, named by its SHA-256; 133 bytes from
+/// `0200010000010001…`): block 3 of a chain was parked while the head was 1; the node
+/// then appended block 2 itself (an own append does not apply parked blocks); block 4
+/// arrived with the parking table full of blocks no farther ahead, so it was dropped as
+/// out of order, and only then did block 3 come out of the table. The genuine next
+/// block was not stored although there was room. Parked blocks that became ready now go
+/// first, so block 4 finds block 3 stored.
+#[test]
+fn parked_blocks_made_ready_by_an_own_append_are_applied_before_the_next_block() {
+    use glitter_core::sync::{Config, Message, Node, SyncStore};
+    use sync_common::{Counting, Sent, Store};
+    let a = TestChain::build(0x31, 4);
+    let b = TestChain::build(0x32, 2);
+    let msg = |c: &TestChain, i: usize| {
+        let mut buf = [0u8; glitter_core::sync::message::MESSAGE_LEN_MAX];
+        Message::block(&c.headers[i].to_bytes(), Some(&c.payloads[i]))
+            .emit(&mut buf)
+            .expect("emit")
+            .to_vec()
+    };
+    // Two parked blocks at most.
+    let mut n = Node::<Store, Counting, 8, 4, 4, 2, 2>::new(
+        glitter_core::sig::KeyPair::from_seed([0x30; 32])
+            .expect("keys")
+            .public(),
+        Store::default(),
+        Counting::default(),
+        Config::default(),
+    );
+    n.follow(a.keys.public());
+    n.follow(b.keys.public());
+    n.add_peer(7);
+    let mut out = Sent::default();
+    n.handle(1, 7, &msg(&a, 0), &mut out).expect("a1");
+    n.handle(1, 7, &msg(&a, 2), &mut out).expect("a3, parked");
+    n.handle(1, 7, &msg(&b, 1), &mut out).expect("b2, parked");
+    assert_eq!(n.stats().parked, 2);
+    // Block 2 is stored without going through `handle` (as an own append is).
+    n.store()
+        .append(&a.headers[1], Some(&a.payloads[1]))
+        .expect("a2");
+    n.handle(2, 7, &msg(&a, 3), &mut out).expect("a4");
+    let head = n.store().head(&a.keys.public()).map(|h| h.seq);
+    assert_eq!(head, Some(4), "blocks 3 and 4 stored");
 }

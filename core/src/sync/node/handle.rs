@@ -65,6 +65,10 @@ where
                 Ok(())
             }
             Message::Block { header, payload } => {
+                // Parked blocks that an own append made ready go first, so that this
+                // block finds its predecessor stored instead of competing for a place
+                // in the parking table.
+                self.drain_parked(now_ms);
                 let r = self.on_block(now_ms, from, header, payload);
                 self.drain_parked(now_ms);
                 r
