@@ -45,6 +45,9 @@ pub struct ProbeReport {
     pub duplicate_rate: f64,
     /// One-way delays of first copies, ms: minimum, median, mean, maximum.
     pub delay_ms: [f64; 4],
+    /// The 99th percentile of those delays, ms (a single packet held by a scheduler
+    /// stall on a busy machine moves the maximum, not this).
+    pub delay_p99_ms: f64,
     /// Median gap between consecutive arrivals, ms.
     pub gap_ms: f64,
 }
@@ -198,6 +201,7 @@ fn summarise(plan: ProbePlan, got: &[(u32, u64, u64)]) -> ProbeReport {
             mean,
             pick(&delays, 1.0).unwrap_or(0.0),
         ],
+        delay_p99_ms: pick(&delays, 0.99).unwrap_or(0.0),
         gap_ms: pick(&gaps, 0.5).unwrap_or(0.0),
     }
 }

@@ -5,6 +5,11 @@
 
 use glitter_lab::link::LinkSpec;
 use glitter_lab::probe::{ProbePlan, probe};
+use std::sync::Mutex;
+
+/// One probe at a time: the two tests time packets, and each other's bursts on two
+/// cores would show up in the delays.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 /// 1,500 packets 12 ms apart over a 40 ± 5 ms link with 10% loss and 5% duplication,
 /// no reordering: the packets are further apart than the jitter window, so each sees
@@ -13,6 +18,7 @@ use glitter_lab::probe::{ProbePlan, probe};
 /// overhead, the mean within 1.5 ms of 40; nothing reordered.
 #[test]
 fn measured_loss_duplication_and_delay_match_the_settings() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let spec = LinkSpec {
         delay_ms: 40.0,
         jitter_ms: 5.0,
@@ -39,7 +45,11 @@ fn measured_loss_duplication_and_delay_match_the_settings() {
         "{r:#?}"
     );
     let [min, median, mean, max] = r.delay_ms;
-    assert!(min >= 35.0 && max <= 55.0, "{r:#?}");
+    // Every delay within the jitter plus the switch's overhead, but for a scheduler
+    // stall on a busy machine (CI once held one packet of 1,500 for 46 ms): the 99th
+    // percentile keeps the tight bound, the maximum a loose one.
+    assert!(min >= 35.0 && r.delay_p99_ms <= 55.0, "{r:#?}");
+    assert!(max <= 150.0, "{r:#?}");
     assert!((mean - 40.0).abs() < 1.5, "{r:#?}");
     assert!((median - 40.0).abs() < 1.5, "{r:#?}");
     assert_eq!(r.reordered, 0, "{r:#?}");
@@ -50,6 +60,7 @@ fn measured_loss_duplication_and_delay_match_the_settings() {
 /// rest are dropped.
 #[test]
 fn bandwidth_spaces_arrivals_and_a_full_queue_drops() {
+    let _one = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let spec = LinkSpec {
         delay_ms: 10.0,
         rate_kbit: 2000,
