@@ -87,24 +87,21 @@ where
     /// the first missing block `next`). What is left to ask `to` for is a late range
     /// that holds everything up (the hedge) or a range nobody was asked for (spreading
     /// an author's blocks over every peer that has them). Blocks parked (they arrived
-    /// ahead of a missing one) are skipped too. Wants that follow each other are chained
+    /// ahead of a missing one; `parked` lists their seqs, sorted) are skipped too. Wants
+    /// that follow each other are chained
     /// (at most `WANTS + PARKED` steps): with [1, 4) and [4, 5) in flight, a want from 2
     /// starts at 5.
     fn unrequested_from(
         &self,
         author: &PublicKey,
         to: PeerId,
-        from: u64,
-        next: u64,
+        (from, next): (u64, u64),
+        parked: &[u64],
         now_ms: u64,
     ) -> u64 {
         let mut at = from;
         for _ in 0..WANTS + PARKED {
-            if self
-                .parked
-                .iter()
-                .any(|p| p.author == *author && p.seq == at)
-            {
+            if parked.binary_search(&at).is_ok() {
                 at += 1; // it arrived out of order and waits for its predecessor
                 continue;
             }
@@ -127,20 +124,24 @@ where
         at
     }
 
+    /// The peers with a want for `author` in flight, each once (at most one more than
+    /// [`WANT_PEERS_MAX`]: more are not kept that way, and are not counted).
+    fn peers_asked(&self, author: &PublicKey) -> Vec<PeerId, { WANT_PEERS_MAX + 1 }> {
+        let mut asked: Vec<PeerId, { WANT_PEERS_MAX + 1 }> = Vec::new();
+        for w in self.wants.iter().filter(|w| w.author == *author) {
+            if !asked.contains(&w.peer) && asked.push(w.peer).is_err() {
+                break;
+            }
+        }
+        asked
+    }
+
     /// Whether `to` may be asked for `author` now: it already is, or fewer than
     /// [`WANT_PEERS_MAX`] other peers are. When as many are, a peer scored below `to`
     /// and below zero gives up its place (its wants for `author` are forgotten).
     fn want_slot(&mut self, author: &PublicKey, to: PeerId) -> bool {
-        let mut asked: Vec<PeerId, WANT_PEERS_MAX> = Vec::new();
-        for w in self.wants.iter().filter(|w| w.author == *author) {
-            if w.peer == to {
-                return true;
-            }
-            if !asked.contains(&w.peer) && asked.push(w.peer).is_err() {
-                break; // more than the limit (not kept that way): the table is full anyway
-            }
-        }
-        if !asked.is_full() {
+        let asked = self.peers_asked(author);
+        if asked.contains(&to) || asked.len() < WANT_PEERS_MAX {
             return true;
         }
         let mine = self.peer_score(to).unwrap_or(0);
@@ -249,26 +250,25 @@ where
             .saturating_add(count)
             .min(next.saturating_add(reach));
         // The reach is shared by the peers asked, so that every one of them gets ranges.
-        let mut asked: Vec<PeerId, { WANT_PEERS_MAX + 1 }> = Vec::new();
-        let _ = asked.push(to);
-        for w in self.wants.iter().filter(|w| w.author == author) {
-            if !asked.contains(&w.peer) && asked.push(w.peer).is_err() {
-                break;
-            }
-        }
-        let share = reach / u64::from(WANT_COUNT_MAX) / asked.len() as u64;
+        let asked = self.peers_asked(&author);
+        let peers = asked.len() + usize::from(!asked.contains(&to));
+        let share = reach / u64::from(WANT_COUNT_MAX) / peers as u64;
         let window = usize::from(self.config.want_window.max(1)).min(share.max(1) as usize);
+        let in_flight = self
+            .wants
+            .iter()
+            .filter(|w| w.author == author && w.peer == to)
+            .count();
+        let mut parked: Vec<u64, PARKED> = self
+            .parked
+            .iter()
+            .filter(|p| p.author == author)
+            .map(|p| p.seq)
+            .collect();
+        parked.sort_unstable();
         let mut at = from_seq;
-        for _ in 0..window {
-            let in_flight = self
-                .wants
-                .iter()
-                .filter(|w| w.author == author && w.peer == to)
-                .count();
-            if in_flight >= window {
-                return;
-            }
-            at = self.unrequested_from(&author, to, at, next, now_ms);
+        for _ in in_flight..window {
+            at = self.unrequested_from(&author, to, (at, next), &parked, now_ms);
             if at >= end {
                 return; // all already requested
             }
