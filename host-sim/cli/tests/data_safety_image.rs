@@ -565,6 +565,14 @@ fn fsck_tells_a_clean_shutdown_from_a_crash() {
         "{crashed}"
     );
     assert!(crashed.contains("records: 3 blocks"), "{crashed}");
+    // The node committed through its group-commit journal, which a crash leaves
+    // behind (the next open replays it). Rot there fails the record's CRC, so the
+    // image's own bytes are what a mount reads.
+    let journal_path = d.join("chain.img.journal");
+    let mut journal = std::fs::read(&journal_path).expect("the node's journal");
+    assert_eq!(&journal[..4], b"GLJR", "a journal record");
+    journal[60] ^= 1;
+    std::fs::write(&journal_path, &journal).expect("write");
     // So the block the node stored is covered after its crash too: its commit word
     // rotting is damage, not a torn append.
     let img_path = d.join("chain.img");

@@ -18,16 +18,26 @@
 //! crash is still safe (the page cache keeps the order), an OS crash or power cut
 //! during the bulk work may then lose or tear more than the last record, which the next
 //! mount reports as corruption rather than serving it.
+//!
+//! Group commit ([`FileFlash::set_group_commit`], what a node uses): writes and erases
+//! are staged in RAM, page by page, and [`FileFlash::commit`] makes a whole batch
+//! durable with one `fdatasync` of a journal beside the image (see
+//! [`crate::flash_journal`]); reads see the staged bytes. What was committed survives a
+//! power cut whole, whatever order the disk wrote the image's pages in: the next open
+//! replays the journal. What was staged and not committed is lost whole, so a caller
+//! acknowledges nothing before the commit that covers it.
 
+use crate::flash_journal::{self, ImageId, JOURNAL_BYTES, Journal, PAGE_BYTES, Page, Pages};
 use glitter_core::store::embedded_storage::nor_flash::{
     ErrorType, NorFlash, NorFlashError, NorFlashErrorKind, ReadNorFlash,
 };
+use std::cell::RefCell;
 use std::fs::{File, OpenOptions};
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
 /// Bytes per page (the erase unit).
-pub const FILE_FLASH_PAGE_SIZE: usize = 4096;
+pub const FILE_FLASH_PAGE_SIZE: usize = PAGE_BYTES;
 /// Bytes per write unit.
 pub const FILE_FLASH_WRITE_SIZE: usize = 4;
 
@@ -85,6 +95,32 @@ pub struct FileFlash {
     path: PathBuf,
     size_bytes: usize,
     sync_writes: bool,
+    /// The size of group commit's journal.
+    journal_bytes: u64,
+    /// Group commit's state, when it is on.
+    group: Option<RefCell<Group>>,
+    /// A read-only image's journal pages, seen by reads as the image's.
+    replayed: Pages,
+}
+
+/// Group commit: the journal, and the pages written since the last commit.
+#[derive(Debug)]
+struct Group {
+    journal: Journal,
+    staged: Pages,
+    stats: GroupStats,
+}
+
+/// What group commit did since it was turned on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct GroupStats {
+    /// Batches committed (one journal sync each).
+    pub commits: u64,
+    /// Pages those batches wrote.
+    pub pages: u64,
+    /// Times the journal was full, so the image was synced and the journal started
+    /// again.
+    pub journal_wraps: u64,
 }
 
 fn check_size(size_bytes: usize) -> io::Result<()> {
@@ -123,15 +159,25 @@ impl FileFlash {
             file.write_all(&page)?;
         }
         file.sync_all()?;
-        Ok(FileFlash {
+        // A journal left by an image of this name that was removed: not ours.
+        flash_journal::remove(path)?;
+        Ok(FileFlash::new(file, path, size_bytes))
+    }
+
+    fn new(file: File, path: &Path, size_bytes: usize) -> FileFlash {
+        FileFlash {
             file,
             path: path.to_path_buf(),
             size_bytes,
             sync_writes: true,
-        })
+            journal_bytes: JOURNAL_BYTES,
+            group: None,
+            replayed: Pages::new(),
+        }
     }
 
-    /// Opens an existing image file, which must be exactly `size_bytes` long.
+    /// Opens an existing image file, which must be exactly `size_bytes` long. A group
+    /// commit journal beside it is replayed into it first, synced, and removed.
     ///
     /// # Errors
     /// `InvalidInput` for a bad size, `InvalidData` if the file has another length, or
@@ -150,12 +196,15 @@ impl FileFlash {
                 ),
             ));
         }
-        Ok(FileFlash {
-            file,
-            path: path.to_path_buf(),
-            size_bytes,
-            sync_writes: true,
-        })
+        let flash = FileFlash::new(file, path, size_bytes);
+        if let Some(pages) = flash_journal::read(path, ImageId::of(&flash.file)?, JOURNAL_BYTES)? {
+            for (index, page) in &pages {
+                flash.put_page(*index, page)?;
+            }
+            flash.file.sync_data()?;
+            flash_journal::remove(path)?;
+        }
+        Ok(flash)
     }
 
     /// Opens an existing image file, taking its size from its length.
@@ -182,7 +231,8 @@ impl FileFlash {
 
     /// Opens an existing image file for reading only (the file is opened without write
     /// access, so nothing can change it), taking its size from its length. Writes and
-    /// erases fail.
+    /// erases fail. Reads see a group commit journal's pages as the next writable open
+    /// will replay them.
     ///
     /// # Errors
     /// As [`FileFlash::open_existing`].
@@ -199,12 +249,10 @@ impl FileFlash {
                     format!("{}: {len} bytes is not a flash image size", path.display()),
                 )
             })?;
-        Ok(FileFlash {
-            file,
-            path: path.to_path_buf(),
-            size_bytes,
-            sync_writes: true,
-        })
+        let mut flash = FileFlash::new(file, path, size_bytes);
+        flash.replayed = flash_journal::read(path, ImageId::of(&flash.file)?, JOURNAL_BYTES)?
+            .unwrap_or_default();
+        Ok(flash)
     }
 
     /// Opens the image file if it exists (it must be `size_bytes` long), else creates
@@ -236,12 +284,179 @@ impl FileFlash {
         self.sync_writes = on;
     }
 
-    /// Flushes everything written so far to the disk.
+    /// Flushes everything written so far to the disk (in group mode: commits what is
+    /// staged, then syncs the image).
     ///
     /// # Errors
     /// The I/O error.
     pub fn sync(&self) -> io::Result<()> {
+        self.commit()?;
         self.file.sync_data()
+    }
+
+    /// Turns group commit on or off (see the module docs). On: the image is synced and
+    /// a new journal started. Off: what is staged is committed, the image synced and
+    /// the journal removed; the file flash then writes in place again.
+    ///
+    /// # Errors
+    /// The I/O error; group commit is then as it was.
+    pub fn set_group_commit(&mut self, on: bool) -> io::Result<()> {
+        match (on, self.group.is_some()) {
+            (true, false) => {
+                self.file.sync_data()?;
+                let id = ImageId::of(&self.file)?;
+                let journal = Journal::create(&self.path, id, self.journal_bytes)?;
+                self.group = Some(RefCell::new(Group {
+                    journal,
+                    staged: Pages::new(),
+                    stats: GroupStats::default(),
+                }));
+            }
+            (false, true) => {
+                self.sync()?;
+                flash_journal::remove(&self.path)?;
+                self.group = None;
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    /// Sets the size of the journal the next [`FileFlash::set_group_commit`] starts
+    /// (by default [`JOURNAL_BYTES`]; at least
+    /// [`flash_journal::JOURNAL_BYTES_MIN`], checked then). A smaller journal syncs
+    /// the image more often and commits smaller batches. Opening an image reads at most
+    /// [`JOURNAL_BYTES`] of its journal, so a larger one is refused.
+    ///
+    /// # Errors
+    /// `InvalidInput` above [`JOURNAL_BYTES`].
+    pub fn set_journal_bytes(&mut self, bytes: u64) -> io::Result<()> {
+        if bytes > JOURNAL_BYTES {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("a journal holds at most {JOURNAL_BYTES} bytes"),
+            ));
+        }
+        self.journal_bytes = bytes;
+        Ok(())
+    }
+
+    /// True if writes are staged that no commit has made durable yet.
+    pub fn has_staged(&self) -> bool {
+        self.group
+            .as_ref()
+            .is_some_and(|g| !g.borrow().staged.is_empty())
+    }
+
+    /// Makes every staged write durable with one journal sync, then writes the pages
+    /// into the image (synced later: when the journal is full, by [`FileFlash::sync`],
+    /// or never before a power cut, after which the next open replays the journal).
+    /// Without group commit, or with nothing staged, it does nothing.
+    ///
+    /// # Errors
+    /// The I/O error. The batch is then not known to be durable: stop using this
+    /// flash, and let the next open recover what the disk holds.
+    pub fn commit(&self) -> io::Result<()> {
+        let Some(group) = &self.group else {
+            return Ok(());
+        };
+        let mut g = group.borrow_mut();
+        if g.staged.is_empty() {
+            return Ok(());
+        }
+        let Group {
+            journal,
+            staged,
+            stats,
+        } = &mut *g;
+        journal.append(staged, &self.file)?;
+        for (index, page) in staged.iter() {
+            self.put_page(*index, page)?;
+        }
+        stats.commits += 1;
+        stats.pages += staged.len() as u64;
+        stats.journal_wraps = journal.epoch();
+        staged.clear();
+        Ok(())
+    }
+
+    /// What group commit did since it was turned on (`None` when it is off).
+    pub fn group_stats(&self) -> Option<GroupStats> {
+        self.group.as_ref().map(|g| g.borrow().stats)
+    }
+
+    /// Writes page `index` into the image, in place, unsynced.
+    fn put_page(&self, index: u32, page: &Page) -> io::Result<()> {
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(u64::from(index) * PAGE_BYTES as u64))?;
+        file.write_all(&page[..])
+    }
+
+    /// Group mode's write (`bytes`) and erase (`None`: `len` bytes of `0xFF`) at
+    /// `offset`: changes the staged copy of each page the range touches (staging the
+    /// image's page first if it is not). Commits when the batch is full.
+    fn stage(&self, offset: u32, bytes: Option<&[u8]>, len: usize) -> Result<(), FileFlashError> {
+        let Some(group) = &self.group else {
+            return Err(FileFlashError::Io(io::ErrorKind::Unsupported));
+        };
+        let mut done = 0usize;
+        // One round per page the range touches.
+        while done < len {
+            let at = offset as usize + done;
+            let index = (at / PAGE_BYTES) as u32;
+            let from = at % PAGE_BYTES;
+            let n = (PAGE_BYTES - from).min(len - done);
+            let staged = group.borrow().staged.contains_key(&index);
+            if !staged {
+                let mut page: Page = Box::new([0xFF; PAGE_BYTES]);
+                self.read_at(u64::from(index) * PAGE_BYTES as u64, &mut page[..])?;
+                group.borrow_mut().staged.insert(index, page);
+            }
+            let mut g = group.borrow_mut();
+            if let Some(dst) = g
+                .staged
+                .get_mut(&index)
+                .and_then(|p| p.get_mut(from..from + n))
+            {
+                match bytes.and_then(|b| b.get(done..done + n)) {
+                    Some(src) => dst.copy_from_slice(src),
+                    None => dst.fill(0xFF),
+                }
+            }
+            let full = g.staged.len() >= g.journal.pages_max();
+            drop(g);
+            if full {
+                self.commit()?;
+            }
+            done += n;
+        }
+        Ok(())
+    }
+
+    /// Overlays the staged (or replayed) pages on `buf`, read from the image at `offset`.
+    fn overlay(&self, offset: u32, buf: &mut [u8]) {
+        let group = self.group.as_ref().map(|g| g.borrow());
+        let pages = match &group {
+            Some(g) => &g.staged,
+            None => &self.replayed,
+        };
+        if pages.is_empty() {
+            return;
+        }
+        let start = offset as usize;
+        let first = (start / PAGE_BYTES) as u32;
+        let last = ((start + buf.len()).div_ceil(PAGE_BYTES)) as u32;
+        for (index, page) in pages.range(first..last) {
+            let page_start = *index as usize * PAGE_BYTES;
+            let lo = start.max(page_start);
+            let hi = (start + buf.len()).min(page_start + PAGE_BYTES);
+            if let (Some(dst), Some(src)) = (
+                buf.get_mut(lo - start..hi - start),
+                page.get(lo - page_start..hi - page_start),
+            ) {
+                dst.copy_from_slice(src);
+            }
+        }
     }
 
     fn check(&self, offset: u32, len: usize, align: usize) -> Result<u64, FileFlashError> {
@@ -256,9 +471,10 @@ impl FileFlash {
         Ok(start as u64)
     }
 
-    fn read_at(&mut self, at: u64, buf: &mut [u8]) -> Result<(), FileFlashError> {
-        self.file.seek(SeekFrom::Start(at))?;
-        self.file.read_exact(buf)?;
+    fn read_at(&self, at: u64, buf: &mut [u8]) -> Result<(), FileFlashError> {
+        let mut file = &self.file;
+        file.seek(SeekFrom::Start(at))?;
+        file.read_exact(buf)?;
         Ok(())
     }
 
@@ -281,7 +497,9 @@ impl ReadNorFlash for FileFlash {
 
     fn read(&mut self, offset: u32, bytes: &mut [u8]) -> Result<(), FileFlashError> {
         let at = self.check(offset, bytes.len(), 1)?;
-        self.read_at(at, bytes)
+        self.read_at(at, bytes)?;
+        self.overlay(offset, bytes);
+        Ok(())
     }
 
     fn capacity(&self) -> usize {
@@ -298,6 +516,9 @@ impl NorFlash for FileFlash {
             .checked_sub(from as usize)
             .ok_or(FileFlashError::OutOfBounds)?;
         let at = self.check(from, len, FILE_FLASH_PAGE_SIZE)?;
+        if self.group.is_some() {
+            return self.stage(from, None, len);
+        }
         let page = [0xFFu8; FILE_FLASH_PAGE_SIZE];
         self.file.seek(SeekFrom::Start(at))?;
         for _ in 0..len / FILE_FLASH_PAGE_SIZE {
@@ -314,6 +535,7 @@ impl NorFlash for FileFlash {
         // Only erased words may be programmed: check them all before writing any.
         let mut old = vec![0u8; bytes.len()];
         self.read_at(at, &mut old)?;
+        self.overlay(offset, &mut old);
         if let Some(w) = old
             .chunks_exact(FILE_FLASH_WRITE_SIZE)
             .position(|word| word.iter().any(|b| *b != 0xFF))
@@ -322,202 +544,9 @@ impl NorFlash for FileFlash {
                 offset: offset + (w * FILE_FLASH_WRITE_SIZE) as u32,
             });
         }
+        if self.group.is_some() {
+            return self.stage(offset, Some(bytes), bytes.len());
+        }
         self.write_at(at, bytes)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    //! One format: an image written through `FileFlash` mounts through `RamNorFlash`,
-    //! and the other way round, and both recover a torn tail into the same bytes.
-
-    use super::*;
-    use glitter_core::chain::{ChainState, NoHeaders};
-    use glitter_core::social::Payload;
-    use glitter_core::store::{FlashLog, PowerCut, RamNorFlash};
-    use glitter_core::wire::header::{BlockKind, Header, PAYLOAD_LEN_MAX};
-    use glitter_core::{BlockLog, KeyPair};
-
-    const PAGES: usize = 32;
-    const SIZE: usize = PAGES * FILE_FLASH_PAGE_SIZE;
-    type Ram = RamNorFlash<PAGES>;
-
-    /// `n` signed blocks over two authors, chains interleaved.
-    fn blocks(n: usize, salt: u8) -> Vec<(Header, Vec<u8>)> {
-        let keys: Vec<KeyPair> = (1..=2u8)
-            .map(|a| KeyPair::from_seed([a ^ salt; 32]).expect("seed"))
-            .collect();
-        let mut states: Vec<ChainState> = keys
-            .iter()
-            .map(|k| ChainState::new(k.public()).expect("key"))
-            .collect();
-        let mut past: Vec<Vec<Header>> = vec![Vec::new(), Vec::new()];
-        let mut buf = [0u8; PAYLOAD_LEN_MAX];
-        (0..n)
-            .map(|i| {
-                let a = i % 3 % 2;
-                let text = "x".repeat(i * 7 % 300);
-                let payload = Payload::post(&text, None)
-                    .expect("post")
-                    .encode(&mut buf)
-                    .expect("encode")
-                    .to_vec();
-                let h = states[a]
-                    .append(
-                        &keys[a],
-                        BlockKind::Post,
-                        i as u64,
-                        &payload,
-                        past[a].as_mut_slice(),
-                    )
-                    .expect("sign");
-                past[a].push(h);
-                (h, payload)
-            })
-            .collect()
-    }
-
-    /// Every block reads back, in order, from any log.
-    fn assert_holds<L: BlockLog>(log: &mut L, blocks: &[(Header, Vec<u8>)])
-    where
-        L::Error: std::fmt::Debug,
-    {
-        let mut seen = std::collections::HashMap::new();
-        let mut buf = [0u8; PAYLOAD_LEN_MAX];
-        for (h, p) in blocks {
-            assert_eq!(log.header(&h.author, h.seq).expect("read"), Some(*h));
-            let got = log.payload(&h.author, h.seq, &mut buf).expect("read");
-            assert_eq!(got, Some(p.as_slice()));
-            seen.insert(h.author, h.seq);
-        }
-        for (a, seq) in seen {
-            assert_eq!(log.head(&a).map(|h| h.seq), Some(seq));
-        }
-        assert_eq!(log.usage().blocks, blocks.len());
-    }
-
-    fn ram_from(bytes: &[u8]) -> Box<Ram> {
-        let mut ram = Box::new(Ram::new());
-        ram.load(bytes).expect("image size");
-        ram
-    }
-
-    #[test]
-    fn nor_rules() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("flash.img");
-        assert!(FileFlash::create(&path, 1000).is_err());
-        let mut f = FileFlash::create(&path, 2 * FILE_FLASH_PAGE_SIZE).expect("create");
-        f.set_sync_writes(false);
-        assert!(
-            FileFlash::create(&path, FILE_FLASH_PAGE_SIZE).is_err(),
-            "exists"
-        );
-        assert_eq!(f.write(2, &[0; 4]), Err(FileFlashError::NotAligned));
-        assert_eq!(f.write(8192, &[0; 4]), Err(FileFlashError::OutOfBounds));
-        assert_eq!(f.erase(0, 10), Err(FileFlashError::NotAligned));
-        f.write(4, &[1, 2, 3, 4]).expect("write");
-        assert_eq!(
-            f.write(0, &[0; 8]),
-            Err(FileFlashError::NotErased { offset: 4 })
-        );
-        let mut b = [0u8; 6];
-        f.read(2, &mut b).expect("read");
-        assert_eq!(b, [0xFF, 0xFF, 1, 2, 3, 4]);
-        f.erase(0, 4096).expect("erase");
-        f.read(2, &mut b).expect("read");
-        assert_eq!(b, [0xFF; 6]);
-        f.sync().expect("sync");
-        drop(f);
-        assert!(FileFlash::open(&path, 4096).is_err(), "wrong size");
-        let f = FileFlash::open_existing(&path).expect("open");
-        assert_eq!(f.capacity(), 8192);
-    }
-
-    #[test]
-    fn file_image_mounts_in_ram_and_back() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("flash.img");
-        let all = blocks(120, 0);
-        let (first, second) = all.split_at(80);
-
-        // Written through the file...
-        let mut file = FileFlash::create(&path, SIZE).expect("create");
-        file.set_sync_writes(false);
-        let mut log = FlashLog::<_, 4, 256>::format(&mut file).expect("format");
-        for (h, p) in first {
-            log.append(h, p).expect("append");
-        }
-        drop(log);
-        file.sync().expect("sync");
-        drop(file);
-
-        // ...mounts in RAM, and keeps growing there...
-        let mut ram = ram_from(&std::fs::read(&path).expect("read image"));
-        let mut log = FlashLog::<_, 4, 256>::mount(&mut *ram).expect("mount in RAM");
-        assert_holds(&mut log, first);
-        for (h, p) in second {
-            log.append(h, p).expect("append in RAM");
-        }
-        drop(log);
-
-        // ...and the RAM image mounts from a file again.
-        let path2 = dir.path().join("from-ram.img");
-        std::fs::write(&path2, ram.as_bytes()).expect("write image");
-        let mut file = FileFlash::open(&path2, SIZE).expect("open");
-        let mut log = FlashLog::<_, 4, 256>::mount(&mut file).expect("mount from file");
-        assert_holds(&mut log, &all);
-    }
-
-    #[test]
-    fn torn_tail_recovers_to_the_same_bytes() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let all = blocks(30, 9);
-        // A RAM log whose last append is cut in the middle of its payload.
-        let mut ram = Box::new(Ram::new());
-        let mut log = FlashLog::<_, 4, 64>::format(&mut *ram).expect("format");
-        for (h, p) in &all[..29] {
-            log.append(h, p).expect("append");
-        }
-        drop(log);
-        // Op 0 of an append writes the record (224-byte head, payload, padding): cut it
-        // half-way through the payload.
-        ram.schedule_power_cut(PowerCut {
-            after_ops: 0,
-            after_bytes: (224 + all[29].1.len() / 2) as _,
-            torn_mask: 0x3C,
-        });
-        let mut log = FlashLog::<_, 4, 64>::mount(&mut *ram).expect("mount");
-        let (h, p) = &all[29];
-        assert!(log.append(h, p).is_err());
-        drop(log);
-        ram.power_on();
-        let torn = ram.as_bytes().to_vec();
-
-        // Recover it once in RAM and once from a file: same report, same bytes.
-        let mut in_ram = ram_from(&torn);
-        let log = FlashLog::<_, 4, 64>::mount(&mut *in_ram).expect("ram mount");
-        let ram_report = log.mount_report();
-        drop(log);
-        let path = dir.path().join("torn.img");
-        std::fs::write(&path, &torn).expect("write");
-        let mut file = FileFlash::open(&path, SIZE).expect("open");
-        let mut log = FlashLog::<_, 4, 64>::mount(&mut file).expect("file mount");
-        assert_eq!(log.mount_report(), ram_report);
-        assert!(ram_report.torn_tail.is_some_and(|t| t.repaired));
-        assert_holds(&mut log, &all[..29]);
-        log.append(h, p).expect("append after repair");
-        drop(log);
-        drop(file);
-        let mut log = FlashLog::<_, 4, 64>::mount(&mut *in_ram).expect("ram mount");
-        log.append(h, p).expect("append after repair");
-        drop(log);
-        assert_eq!(std::fs::read(&path).expect("read"), in_ram.as_bytes());
-        let mut genesis_only = ChainState::new(all[0].0.author).expect("key");
-        assert!(
-            genesis_only
-                .verify_next(&all[0].0.to_bytes(), Some(&all[0].1), &mut NoHeaders)
-                .is_ok()
-        );
     }
 }

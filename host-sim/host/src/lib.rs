@@ -13,6 +13,7 @@ pub mod datadir;
 pub mod error;
 pub mod feed;
 pub mod flash_file;
+pub mod flash_journal;
 pub mod fsutil;
 pub mod identity;
 pub mod image_state;

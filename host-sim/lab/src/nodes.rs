@@ -18,7 +18,7 @@ pub struct NodeOptions {
     pub glitter: PathBuf,
     /// Gossip interval.
     pub tick_ms: u64,
-    /// fsync every flash write (the default of `glitter node`).
+    /// fsync stored blocks (group commit, the default of `glitter node`).
     pub fsync: bool,
     /// More flags for `glitter node`.
     pub extra: Vec<String>,

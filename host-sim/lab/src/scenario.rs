@@ -45,7 +45,7 @@ pub struct Scenario {
     /// The nodes' gossip interval.
     #[serde(default = "tick_default")]
     pub tick_ms: u64,
-    /// fsync every flash write (`glitter node`'s default).
+    /// fsync stored blocks (group commit, `glitter node`'s default).
     #[serde(default = "yes")]
     pub fsync: bool,
     /// Settings of every directed link at the start.

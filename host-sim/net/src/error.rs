@@ -137,6 +137,17 @@ pub enum NodeError {
         #[source]
         source: BoxError,
     },
+    /// A batch of blocks could not be made durable (group commit's journal could not
+    /// be written or synced). The node stops: nothing of the batch was acknowledged,
+    /// and the next start recovers what the disk holds.
+    #[error("{}: cannot make the stored blocks durable", path.display())]
+    Commit {
+        /// The image.
+        path: PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
     /// The swarm could not be built.
     #[error(transparent)]
     Swarm(#[from] SwarmError),

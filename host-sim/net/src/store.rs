@@ -37,8 +37,10 @@ impl Default for Quota {
     }
 }
 
-/// A [`HostLog`] that replication can use. Appends are durable when they return (the
-/// log writes the record, then its commit word; the file flash syncs each write).
+/// A [`HostLog`] that replication can use. With fsync on, the node's image is in group
+/// commit: an append is staged, and durable only after [`FlashStore::commit`], which
+/// the node calls before anything that acknowledges it leaves the process (see
+/// `runtime::Runtime::settle`).
 pub struct FlashStore {
     log: Box<HostLog>,
     /// Appends refused by the log (I/O error, full flash or index), for the status.
@@ -89,6 +91,20 @@ impl FlashStore {
     /// The log, read-only.
     pub fn log_ref(&self) -> &HostLog {
         &self.log
+    }
+
+    /// True if appends are staged that no commit has made durable yet.
+    pub fn has_staged(&self) -> bool {
+        self.log.flash().has_staged()
+    }
+
+    /// Makes every staged append durable (one journal sync; nothing without group
+    /// commit).
+    ///
+    /// # Errors
+    /// The I/O error: the staged appends are then not known to be durable.
+    pub fn commit(&mut self) -> std::io::Result<()> {
+        self.log.flash().commit()
     }
 }
 

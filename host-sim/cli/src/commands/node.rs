@@ -41,8 +41,10 @@ pub struct RunArgs {
     #[arg(long, value_name = "MS", default_value_t = 1000)]
     pub tick_ms: u64,
 
-    /// Do not fsync each flash write. A process crash still loses nothing committed
-    /// (the page cache keeps the write order); a power cut may lose recent blocks.
+    /// Do not fsync. By default blocks arriving together are made durable with one
+    /// journal fsync (group commit) before the node acknowledges them. Without it, a
+    /// process crash still loses nothing committed (the page cache keeps the write
+    /// order); a power cut may lose recent blocks.
     #[arg(long)]
     pub no_fsync: bool,
 

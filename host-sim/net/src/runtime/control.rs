@@ -120,6 +120,15 @@ impl Runtime {
         let r = self
             .control(req)
             .unwrap_or_else(|e| Response::err(one_line(&e)));
+        // What the request appended is durable before the answer says it is done.
+        let r = match self.commit() {
+            Ok(()) => r,
+            Err(e) => {
+                let r = Response::err(one_line(&e));
+                self.fatal = Some(e);
+                r
+            }
+        };
         let _ = reply.send(r);
     }
 
@@ -324,6 +333,7 @@ impl Runtime {
         }
         let s = *self.node.stats();
         let usage = self.node.store_ref().log_ref().usage();
+        let group = self.node.store_ref().log_ref().flash().group_stats();
         let core = serde_json::json!({
             "blocks_stored": s.blocks_stored,
             "duplicates": s.duplicates,
@@ -374,6 +384,13 @@ impl Runtime {
                 "sync     {} blocks replicated, {} invalid, {} wants sent",
                 s.blocks_stored, s.invalid, s.wants_sent
             ),
+            match group {
+                Some(g) => format!(
+                    "durable  group commit: {} commits, {} pages, journal full {} times",
+                    g.commits, g.pages, g.journal_wraps
+                ),
+                None => "durable  no fsync (a power cut may lose recent blocks)".into(),
+            },
             format!(
                 "quota    {} blocks per author; {} refused{}",
                 self.node.store_ref().quota.blocks_per_author,
@@ -400,6 +417,11 @@ impl Runtime {
                 "core": core,
                 "net": self.stats,
                 "store_errors": self.node.store_ref().append_errors,
+                "group_commit": group.map(|g| serde_json::json!({
+                    "commits": g.commits,
+                    "pages": g.pages,
+                    "journal_wraps": g.journal_wraps,
+                })),
                 "quota_refused": self.node.store_ref().quota_refused,
                 "fetch_refused": self.backup.fetch_refused,
                 "prompts_suppressed": self.backup.prompts_suppressed,

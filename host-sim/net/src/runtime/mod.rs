@@ -49,7 +49,7 @@ use crate::store::FlashStore;
 use crate::transport::DialTargets;
 use adversary::Adversary;
 use custody::BackupState;
-use futures::StreamExt;
+use futures::{FutureExt, StreamExt};
 use glitter_core::chain::Ed25519Check;
 use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::sync::{Config, GossipMode, Node, PeerId as CorePeer};
@@ -185,6 +185,11 @@ struct Runtime {
     out: Box<dyn Sink>,
     /// TEST ONLY: how this node misbehaves (`None` for every real node).
     adversary: Option<Adversary>,
+    /// Messages waiting for the commit of the blocks stored before them
+    /// ([`replicate::Held`]); sent by `settle` after every batch of events.
+    held: Vec<replicate::Held>,
+    /// A commit failed while answering a control request: the loop stops with it.
+    fatal: Option<std::io::Error>,
 }
 
 /// Runs a node on `data_dir` until SIGINT, SIGTERM or a `stop` request.
@@ -282,6 +287,8 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         backup: BackupState::load(data_dir, opts.custody_policy, opts.custody_quota)?,
         out: opts.out,
         adversary: Adversary::from_flags(opts.evil, opts.equivocate, opts.fake_heads),
+        held: Vec::new(),
+        fatal: None,
     };
     let hello = format!(
         "glitter node {} (peer id {})",
@@ -300,9 +307,23 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
     let mut int = watch(tokio::signal::unix::SignalKind::interrupt(), "SIGINT")?;
     // Bounded by the process's life: one step per event; a stop request, SIGINT or
     // SIGTERM ends it.
+    let mut failed = None;
     while !rt.stop {
         tokio::select! {
-            ev = rt.swarm.select_next_some() => rt.on_swarm_event(ev),
+            ev = rt.swarm.select_next_some() => {
+                rt.on_swarm_event(ev);
+                // A burst of answers is one batch: events already waiting are handled
+                // before the commit (at most EVENTS_PER_COMMIT_MAX).
+                for _ in 0..replicate::EVENTS_PER_COMMIT_MAX {
+                    if !rt.node.store_ref().has_staged() {
+                        break;
+                    }
+                    match rt.swarm.select_next_some().now_or_never() {
+                        Some(ev) => rt.on_swarm_event(ev),
+                        None => break,
+                    }
+                }
+            }
             Some((req, reply)) = ctl_rx.recv() => rt.on_control_msg(req, reply),
             _ = tick.tick() => rt.on_tick(),
             _ = redial.tick() => {
@@ -315,6 +336,10 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
+        if let Err(e) = rt.settle() {
+            failed = Some(e);
+            break;
+        }
     }
     rt.out.line("glitter node: shutting down");
     // Let a pending control answer (for `stop`) reach its client.
@@ -322,10 +347,18 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
     let _ = std::fs::remove_file(&sock);
     let _ = std::fs::remove_file(data_dir.join(INFO_NAME));
     let Runtime { node, .. } = rt;
+    if let Some(e) = failed {
+        // Nothing staged is acknowledged; the next start recovers what the disk holds.
+        return Err(e);
+    }
     // Sync the image and record a clean close (the session record then covers every
-    // block this node stored), before the lock is released.
+    // block this node stored), then end group commit (its journal is removed), before
+    // the lock is released.
     let log = node.into_store().into_log();
     data.close_log(&log)
+        .map_err(NodeError::host("closing the flash image"))?;
+    log.into_flash()
+        .set_group_commit(false)
         .map_err(NodeError::host("closing the flash image"))?;
     drop(lock);
     Ok(())

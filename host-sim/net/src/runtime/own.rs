@@ -18,9 +18,10 @@ use glitter_host::{Sink, feed, os};
 /// ([`DataDir::log`]: created and formatted if missing, a torn tail repaired), and
 /// reports a torn write it discarded to `out`.
 ///
-/// Every write is synced, as a [`DataDir`] image's is; with `fsync` off the image is
-/// mounted a second time with syncing off. That remount is the whole adapter:
-/// `DataDir` has no option to mount without syncing.
+/// The image is then mounted a second time, on the same file: with `fsync` on, in
+/// group commit (blocks arriving together are made durable by one journal sync, see
+/// [`glitter_host::flash_file`]); with `fsync` off, with syncing off. That remount is
+/// the whole adapter: `DataDir` mounts with every write synced.
 pub(super) fn open_store(
     data: &DataDir,
     me: &PublicKey,
@@ -38,14 +39,21 @@ pub(super) fn open_store(
             t.repaired
         ));
     }
-    if !fsync {
-        let mut flash = log.into_flash();
+    let mut flash = log.into_flash();
+    if fsync {
+        flash
+            .set_group_commit(true)
+            .map_err(|source| NodeError::Commit {
+                path: path.clone(),
+                source,
+            })?;
+    } else {
         flash.set_sync_writes(false);
-        log = Box::new(HostLog::mount(flash).map_err(|e| NodeError::Mount {
-            path,
-            source: e.into(),
-        })?);
     }
+    log = Box::new(HostLog::mount(flash).map_err(|e| NodeError::Mount {
+        path,
+        source: e.into(),
+    })?);
     let mut store = FlashStore::new(log);
     store.me = Some(*me);
     store.quota = quota;
@@ -94,7 +102,8 @@ pub(super) fn replay_follows(
 }
 
 /// Appends one of our own blocks, stamped with the wall clock but never earlier than
-/// the head; returns it with its encoded payload.
+/// the head; returns it with its encoded payload. It is durable after the next
+/// commit: the control loop commits before it answers (`Runtime::on_control_msg`).
 pub(super) fn append_own(
     node: &mut CoreNode,
     keys: &KeyPair,
@@ -148,7 +157,10 @@ impl OwnChain for NodeChain<'_> {
         Ok(own_blocks(self.node, &self.keys.public())?)
     }
 
+    /// Appends and commits: the backup flow sends what it appended on at once.
     fn append_own(&mut self, payload: &Payload) -> Result<Block, BoxError> {
-        Ok(append_own(self.node, self.keys, payload)?)
+        let block = append_own(self.node, self.keys, payload)?;
+        self.node.store().commit()?;
+        Ok(block)
     }
 }

@@ -7,11 +7,28 @@
 use super::swarm::is_heads;
 use super::{OUTBOX_MAX, REQUESTS_IN_FLIGHT_MAX, REQUESTS_PER_PEER_MAX, Runtime, check_heads};
 use crate::codec::RESPONSE_MESSAGES_MAX;
+use crate::error::NodeError;
 use glitter_core::sync::{PeerId as CorePeer, WantEnd};
 use glitter_host::outbox::VecOutbox;
 use libp2p::PeerId;
 use libp2p::gossipsub::{self, MessageAcceptance};
-use libp2p::request_response;
+use libp2p::request_response::{self, ResponseChannel};
+
+/// A message held back until the blocks stored before it are durable (group commit):
+/// nothing that tells a peer what this node holds (heads, blocks served, or a want
+/// that follows from a stored block) leaves before the commit that covers it.
+pub(super) enum Held {
+    /// Heads for gossipsub.
+    Publish(Vec<u8>),
+    /// A request to a peer, and whether that peer announced the heads it follows from.
+    Request(CorePeer, Vec<u8>, bool),
+    /// The answer to a peer's request.
+    Response(ResponseChannel<Vec<Vec<u8>>>, Vec<Vec<u8>>),
+}
+
+/// Most swarm events handled in one batch before its blocks are committed: a burst of
+/// answers is stored with one journal sync instead of one per answer.
+pub(super) const EVENTS_PER_COMMIT_MAX: usize = 64;
 
 impl Runtime {
     /// Mirrors the core's score of `id` into gossipsub's application score.
@@ -42,7 +59,59 @@ impl Runtime {
         response
     }
 
+    /// True while messages must wait for a commit: blocks are staged, or earlier
+    /// messages wait (order is kept).
+    fn holding(&self) -> bool {
+        !self.held.is_empty() || self.node.store_ref().has_staged()
+    }
+
+    /// Commits what the events so far stored, then sends what waited for it.
+    ///
+    /// # Errors
+    /// [`NodeError::Commit`] if the blocks cannot be made durable (or an earlier
+    /// commit, for a control request, failed): the node must stop.
+    pub(super) fn settle(&mut self) -> Result<(), NodeError> {
+        if let Some(source) = self.fatal.take() {
+            return Err(self.commit_error(source));
+        }
+        if let Err(source) = self.commit() {
+            return Err(self.commit_error(source));
+        }
+        // Bounded by what the batch emitted; nothing is staged now, so nothing is held
+        // again.
+        for held in std::mem::take(&mut self.held) {
+            match held {
+                Held::Publish(bytes) => self.publish(bytes),
+                Held::Request(to, bytes, claimed) => self.send_request_now(to, bytes, claimed),
+                Held::Response(channel, response) => {
+                    let _ = self
+                        .swarm
+                        .behaviour_mut()
+                        .sync
+                        .send_response(channel, response);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Commits the staged blocks (one journal sync).
+    pub(super) fn commit(&mut self) -> std::io::Result<()> {
+        self.node.store().commit()
+    }
+
+    fn commit_error(&self, source: std::io::Error) -> NodeError {
+        NodeError::Commit {
+            path: self.node.store_ref().log_ref().flash().path().to_path_buf(),
+            source,
+        }
+    }
+
     pub(super) fn publish(&mut self, bytes: Vec<u8>) {
+        if self.holding() {
+            self.held.push(Held::Publish(bytes));
+            return;
+        }
         let topic = self.topic.clone();
         if self
             .swarm
@@ -56,6 +125,15 @@ impl Runtime {
     }
 
     pub(super) fn send_request(&mut self, to: CorePeer, bytes: Vec<u8>) {
+        let claimed = !self.relayed;
+        if self.holding() {
+            self.held.push(Held::Request(to, bytes, claimed));
+            return;
+        }
+        self.send_request_now(to, bytes, claimed);
+    }
+
+    fn send_request_now(&mut self, to: CorePeer, bytes: Vec<u8>, claimed: bool) {
         let Some(pid) = self.libp2p_id(to) else {
             return;
         };
@@ -73,7 +151,7 @@ impl Runtime {
             .behaviour_mut()
             .sync
             .send_request(&pid, bytes.clone());
-        self.requests.insert(id, (to, bytes, !self.relayed));
+        self.requests.insert(id, (to, bytes, claimed));
         self.in_flight += 1;
         self.stats.requests_sent += 1;
     }
@@ -167,6 +245,10 @@ impl Runtime {
                         );
                     }
                     self.stats.requests_served += 1;
+                    if self.holding() {
+                        self.held.push(Held::Response(channel, response));
+                        return;
+                    }
                     let _ = self
                         .swarm
                         .behaviour_mut()
