@@ -99,7 +99,7 @@ fn replication_rate_against_the_simulator() {
             "network ({}): {secs:.3} s, {rate:.0} blocks/s, ratio to the simulator {:.3}; \
              CPU per block: receiver {:.1} µs, sender {:.1} µs",
             if fsync {
-                "fsync per write"
+                "fsync, group commit"
             } else {
                 "--no-fsync"
             },

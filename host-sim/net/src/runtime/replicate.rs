@@ -15,13 +15,12 @@ use libp2p::gossipsub::{self, MessageAcceptance};
 use libp2p::request_response::{self, ResponseChannel};
 
 /// A message held back until the blocks stored before it are durable (group commit):
-/// nothing that tells a peer what this node holds (heads, blocks served, or a want
-/// that follows from a stored block) leaves before the commit that covers it.
+/// nothing that tells a peer what this node holds (heads, or blocks served) leaves
+/// before the commit that covers it. Wants are not held: they acknowledge nothing, and
+/// sending them at once keeps the link busy while the commit syncs.
 pub(super) enum Held {
     /// Heads for gossipsub.
     Publish(Vec<u8>),
-    /// A request to a peer, and whether that peer announced the heads it follows from.
-    Request(CorePeer, Vec<u8>, bool),
     /// The answer to a peer's request.
     Response(ResponseChannel<Vec<Vec<u8>>>, Vec<Vec<u8>>),
 }
@@ -82,7 +81,6 @@ impl Runtime {
         for held in std::mem::take(&mut self.held) {
             match held {
                 Held::Publish(bytes) => self.publish(bytes),
-                Held::Request(to, bytes, claimed) => self.send_request_now(to, bytes, claimed),
                 Held::Response(channel, response) => {
                     let _ = self
                         .swarm
@@ -125,15 +123,6 @@ impl Runtime {
     }
 
     pub(super) fn send_request(&mut self, to: CorePeer, bytes: Vec<u8>) {
-        let claimed = !self.relayed;
-        if self.holding() {
-            self.held.push(Held::Request(to, bytes, claimed));
-            return;
-        }
-        self.send_request_now(to, bytes, claimed);
-    }
-
-    fn send_request_now(&mut self, to: CorePeer, bytes: Vec<u8>, claimed: bool) {
         let Some(pid) = self.libp2p_id(to) else {
             return;
         };
@@ -151,7 +140,7 @@ impl Runtime {
             .behaviour_mut()
             .sync
             .send_request(&pid, bytes.clone());
-        self.requests.insert(id, (to, bytes, claimed));
+        self.requests.insert(id, (to, bytes, !self.relayed));
         self.in_flight += 1;
         self.stats.requests_sent += 1;
     }
