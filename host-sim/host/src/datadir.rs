@@ -365,6 +365,11 @@ impl DataDir {
         if let Ok(d) = std::fs::File::open(&self.root) {
             let _ = d.sync_all();
         }
+        // A group-commit journal of the old image names the old inode, so it would not be
+        // replayed into this one; removed now, it cannot match a later image that gets
+        // the old inode number back either.
+        crate::flash_journal::remove(&path)
+            .map_err(io(&path, "cannot remove the old image's journal"))?;
         Ok(())
     }
 
