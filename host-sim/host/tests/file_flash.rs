@@ -2,12 +2,13 @@
 //! `FileFlash` mounts through `RamNorFlash`, and the other way round, and both recover a
 //! torn tail into the same bytes.
 
+mod flash_common;
+
+use glitter_core::BlockLog;
 use glitter_core::chain::{ChainState, NoHeaders};
-use glitter_core::social::Payload;
 use glitter_core::store::embedded_storage::nor_flash::{NorFlash, ReadNorFlash};
 use glitter_core::store::{FlashLog, PowerCut, RamNorFlash};
-use glitter_core::wire::header::{BlockKind, Header, PAYLOAD_LEN_MAX};
-use glitter_core::{BlockLog, KeyPair};
+use glitter_core::wire::header::{Header, PAYLOAD_LEN_MAX};
 use glitter_host::flash_file::{FILE_FLASH_PAGE_SIZE, FileFlash, FileFlashError};
 
 const PAGES: usize = 32;
@@ -16,37 +17,9 @@ type Ram = RamNorFlash<PAGES>;
 
 /// `n` signed blocks over two authors, chains interleaved.
 fn blocks(n: usize, salt: u8) -> Vec<(Header, Vec<u8>)> {
-    let keys: Vec<KeyPair> = (1..=2u8)
-        .map(|a| KeyPair::from_seed([a ^ salt; 32]).expect("seed"))
-        .collect();
-    let mut states: Vec<ChainState> = keys
-        .iter()
-        .map(|k| ChainState::new(k.public()).expect("key"))
-        .collect();
-    let mut past: Vec<Vec<Header>> = vec![Vec::new(), Vec::new()];
-    let mut buf = [0u8; PAYLOAD_LEN_MAX];
-    (0..n)
-        .map(|i| {
-            let a = i % 3 % 2;
-            let text = "x".repeat(i * 7 % 300);
-            let payload = Payload::post(&text, None)
-                .expect("post")
-                .encode(&mut buf)
-                .expect("encode")
-                .to_vec();
-            let h = states[a]
-                .append(
-                    &keys[a],
-                    BlockKind::Post,
-                    i as u64,
-                    &payload,
-                    past[a].as_mut_slice(),
-                )
-                .expect("sign");
-            past[a].push(h);
-            (h, payload)
-        })
-        .collect()
+    flash_common::blocks(&[[1 ^ salt; 32], [2 ^ salt; 32]], n, |i| {
+        (i % 3 % 2, "x".repeat(i * 7 % 300))
+    })
 }
 
 /// Every block reads back, in order, from any log.

@@ -11,11 +11,10 @@
 //! and holds exactly the blocks of the batches whose commit returned, in order. Every
 //! failure prints its seed and the command that replays it.
 
-use glitter_core::KeyPair;
-use glitter_core::chain::ChainState;
-use glitter_core::social::Payload;
+mod flash_common;
+
 use glitter_core::store::FlashLog;
-use glitter_core::wire::header::{BlockKind, Header, PAYLOAD_LEN_MAX};
+use glitter_core::wire::header::{Header, PAYLOAD_LEN_MAX};
 use glitter_host::flash_file::{FILE_FLASH_PAGE_SIZE, FileFlash};
 use glitter_host::flash_journal::{self, JOURNAL_BYTES};
 use std::path::Path;
@@ -46,37 +45,9 @@ impl Rng {
 
 /// `n` signed blocks of three authors, chains interleaved, payloads of about 0–500 bytes.
 fn blocks(n: usize) -> Vec<(Header, Vec<u8>)> {
-    let keys: Vec<KeyPair> = (1..=3u8)
-        .map(|a| KeyPair::from_seed([a; 32]).expect("seed"))
-        .collect();
-    let mut states: Vec<ChainState> = keys
-        .iter()
-        .map(|k| ChainState::new(k.public()).expect("key"))
-        .collect();
-    let mut past: Vec<Vec<Header>> = vec![Vec::new(); 3];
-    let mut buf = [0u8; PAYLOAD_LEN_MAX];
-    (0..n)
-        .map(|i| {
-            let a = i * 7 % 3;
-            let text = "g".repeat(i * 37 % 500);
-            let payload = Payload::post(&text, None)
-                .expect("post")
-                .encode(&mut buf)
-                .expect("encode")
-                .to_vec();
-            let h = states[a]
-                .append(
-                    &keys[a],
-                    BlockKind::Post,
-                    i as u64,
-                    &payload,
-                    past[a].as_mut_slice(),
-                )
-                .expect("sign");
-            past[a].push(h);
-            (h, payload)
-        })
-        .collect()
+    flash_common::blocks(&[[1; 32], [2; 32], [3; 32]], n, |i| {
+        (i * 7 % 3, "g".repeat(i * 37 % 500))
+    })
 }
 
 /// Where to cut: after batch `k` committed, with batch `k + 1`'s record torn.
