@@ -14,7 +14,8 @@ pub type Entry = ([u8; 32], u64, [u8; 32]);
 /// A message's layout, as the table describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Shape {
-    /// `0x01`, flags (bit 0: reply wanted), count ≤ 16, count × (author, seq, id).
+    /// `0x01`, flags (bit 0: reply wanted), count ≤ 16, count × (author, seq word, id);
+    /// the seq word's top bit is the forked mark, the rest the seq.
     Heads {
         /// Reply wanted.
         reply: bool,

@@ -89,7 +89,13 @@ fn heads(seq: u64, store: &mut Store) -> Vec<u8> {
     let author = keys(AUTHOR).public();
     let id = store.header(&author, seq).expect("held").id();
     let mut list = heapless::Vec::new();
-    list.push(HeadEntry { author, seq, id }).expect("room");
+    list.push(HeadEntry {
+        author,
+        seq,
+        id,
+        forked: false,
+    })
+    .expect("room");
     emit(&Message::Heads {
         reply: false,
         heads: list,

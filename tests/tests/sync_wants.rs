@@ -41,7 +41,13 @@ fn emit(msg: &Message<'_>) -> Vec<u8> {
 /// A `Heads` message naming `author` at `seq` with `id`.
 fn heads(author: PublicKey, seq: u64, id: Hash) -> Vec<u8> {
     let mut list = heapless::Vec::new();
-    list.push(HeadEntry { author, seq, id }).expect("room");
+    list.push(HeadEntry {
+        author,
+        seq,
+        id,
+        forked: false,
+    })
+    .expect("room");
     emit(&Message::Heads {
         reply: false,
         heads: list,

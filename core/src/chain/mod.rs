@@ -210,6 +210,16 @@ pub trait SignatureCheck {
     /// # Errors
     /// The failing rule.
     fn check(&mut self, h: &Header) -> Result<(), SigError>;
+
+    /// Admits `key` as a chain's author ([`PublicKey::validate`], what
+    /// [`ChainState::new`] checks). The default is that check; a simulator may memoise
+    /// its verdict on identical key bytes, as it does signatures.
+    ///
+    /// # Errors
+    /// As [`PublicKey::validate`].
+    fn admit(&mut self, key: &PublicKey) -> Result<(), SigError> {
+        key.validate()
+    }
 }
 
 /// The real check: glitter's signature rule ([`crate::sig`]).
@@ -265,8 +275,22 @@ impl ChainState {
     /// # Errors
     /// As [`ChainState::new`] ([`SigError::TorsionComponent`] only without a head).
     pub fn resume(author: PublicKey, head: Option<Head>) -> Result<ChainState, ChainError> {
+        ChainState::resume_with(author, head, &mut Ed25519Check)
+    }
+
+    /// [`ChainState::resume`] with the admission of a new author delegated to `sigs`
+    /// ([`SignatureCheck::admit`]).
+    ///
+    /// # Errors
+    /// As [`ChainState::resume`].
+    pub fn resume_with<C: SignatureCheck + ?Sized>(
+        author: PublicKey,
+        head: Option<Head>,
+        sigs: &mut C,
+    ) -> Result<ChainState, ChainError> {
         let Some(head) = head else {
-            return ChainState::new(author);
+            sigs.admit(&author).map_err(ChainError::InvalidAuthorKey)?;
+            return Ok(ChainState { author, head: None });
         };
         crate::sig::check_encoding(author.as_bytes()).map_err(ChainError::InvalidAuthorKey)?;
         Ok(ChainState {

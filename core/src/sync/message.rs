@@ -9,6 +9,10 @@
 //! | `Block` | `0x03`, header 212, has_payload u8 (0 or 1), payload (`payload_len` bytes) | 1,238 |
 //! | `Fork` | `0x04`, fork proof 424 | 425 |
 //!
+//! In a `Heads` entry the top bit of the seq word is the *forked* flag: the sender holds
+//! a fork proof against that author (seqs stop far below it, at
+//! [`SEQ_MAX`](crate::lipmaa::SEQ_MAX)); the other 63 bits are the seq.
+//!
 //! Decoding accepts only these layouts: unknown tags and flag bits, counts out of range,
 //! truncation and trailing bytes are [`WireError`]s. Content is checked later (headers
 //! by the chain validator, fork proofs by [`ForkProof::verify`]).
@@ -43,7 +47,13 @@ pub struct HeadEntry {
     pub seq: u64,
     /// Its head id.
     pub id: Hash,
+    /// The sender holds a fork proof against this author (so nobody needs to send it
+    /// one).
+    pub forked: bool,
 }
+
+/// The forked flag in a head entry's seq word.
+const FORKED_BIT: u64 = 1 << 63;
 
 /// A replication message (borrowing its payload bytes from the receive buffer).
 ///
@@ -155,10 +165,12 @@ impl<'a> Message<'a> {
                 let mut heads = Vec::new();
                 for i in 0..count {
                     let at = 3 + i * HEAD_ENTRY_LEN;
+                    let word = u64::from_le_bytes(arr(b, at + 32)?);
                     let e = HeadEntry {
                         author: PublicKey(arr(b, at)?),
-                        seq: u64::from_le_bytes(arr(b, at + 32)?),
+                        seq: word & !FORKED_BIT,
                         id: Hash(arr(b, at + 40)?),
+                        forked: word & FORKED_BIT != 0,
                     };
                     heads.push(e).map_err(|_| WireError::Malformed)?;
                 }
@@ -251,7 +263,8 @@ impl<'a> Message<'a> {
                 w.put(&[TAG_HEADS, u8::from(*reply), heads.len() as u8]);
                 for h in heads {
                     w.put(&h.author.0);
-                    w.put(&h.seq.to_le_bytes());
+                    let forked = if h.forked { FORKED_BIT } else { 0 };
+                    w.put(&((h.seq & !FORKED_BIT) | forked).to_le_bytes());
                     w.put(&h.id.0);
                 }
             }
@@ -327,6 +340,7 @@ mod tests {
                     author: PublicKey([i; 32]),
                     seq: i as u64 * 7,
                     id: Hash([i + 1; 32]),
+                    forked: i == 1,
                 })
                 .unwrap();
         }

@@ -21,6 +21,7 @@ pub mod node;
 
 pub use message::{HeadEntry, Message};
 pub use node::{
-    Config, GossipMode, HandleError, Node, NodeStats, Outbox, OutboxFull, PeerId, REFUSED_RETRY_MS,
-    StoreFull, Stored, SyncStore, WANT_HEDGE_MS, WANT_PEERS_MAX, WantEnd,
+    Config, FORK_PUSH_FANOUT, GossipMode, HandleError, INTRODUCE_PER_TICK, Node, NodeStats, Outbox,
+    OutboxFull, PUSH_FANOUT_MAX, PeerId, QUIET_TICKS, REFUSED_MAX, REFUSED_RETRY_MS,
+    ROTATION_WITH_PUSH, StoreFull, Stored, SyncStore, WANT_HEDGE_MS, WANT_PEERS_MAX, WantEnd,
 };

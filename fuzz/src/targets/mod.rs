@@ -63,6 +63,7 @@ pub fn sample_messages() -> Vec<Vec<u8>> {
             author: h.author,
             seq: h.seq,
             id: h.id(),
+            forked: false,
         });
     }
     let header = chain.headers[1].to_bytes();

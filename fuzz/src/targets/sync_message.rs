@@ -30,7 +30,11 @@ pub fn run(data: &[u8]) {
         match (m, s) {
             (Message::Heads { reply, heads }, Shape::Heads { reply: r, entries }) => {
                 assert_eq!(reply, r);
-                let mine: Vec<_> = heads.iter().map(|e| (e.author.0, e.seq, e.id.0)).collect();
+                // The model keeps the raw seq word: its top bit is the forked mark.
+                let mine: Vec<_> = heads
+                    .iter()
+                    .map(|e| (e.author.0, e.seq | (u64::from(e.forked) << 63), e.id.0))
+                    .collect();
                 assert_eq!(&mine, entries);
             }
             (

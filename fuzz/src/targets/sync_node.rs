@@ -117,6 +117,7 @@ fn message(c: &mut Cursor<'_>) -> (Vec<u8>, Option<(usize, usize, usize)>) {
                         author: PublicKey([c.u8(); 32]),
                         seq: u64::from(c.u8()),
                         id: glitter_core::Hash([c.u8(); 32]),
+                        forked: false,
                     });
                     continue;
                 };
@@ -131,6 +132,7 @@ fn message(c: &mut Cursor<'_>) -> (Vec<u8>, Option<(usize, usize, usize)>) {
                     author: a.key(),
                     seq: seq as u64,
                     id,
+                    forked: c.below(8) == 0,
                 });
             }
             (encode(&Message::Heads { reply, heads }), None)

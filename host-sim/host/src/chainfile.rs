@@ -9,7 +9,8 @@
 //! | per block     | 212 + 1 + len | header, `1` if the payload follows or `0` if it was pruned, then the payload (`payload_len` bytes from the header) |
 //!
 //! Blocks are in seq order from 1. Nothing may follow the last block. Reading checks
-//! only the framing; [`ChainFile::verify`] checks every block with `ChainState::verify_next`.
+//! only the framing; [`ChainFile::verify`] checks every block as `ChainState::verify_next` does
+//! (signatures in batches, on every core: [`crate::verify`]).
 //!
 //! Reading from disk is bounded: only regular files are read (a FIFO or a device is
 //! refused before anything is read, so a pipe without a writer cannot hang a reader),
@@ -18,9 +19,11 @@
 
 pub use crate::error::BlockFailure;
 use crate::error::{ChainFileError, ParseError};
-use glitter_core::chain::ChainState;
+use crate::verify::{ChainBlock, verify_chain, verify_chain_sequential};
 use glitter_core::sig::PublicKey;
 use glitter_core::wire::header::{HEADER_LEN, Header, PAYLOAD_LEN_MAX};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
 use std::fs::File;
 use std::io::Read;
 use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
@@ -47,6 +50,15 @@ pub struct RawBlock {
     pub header: [u8; HEADER_LEN],
     /// The payload, or `None` if it was pruned.
     pub payload: Option<Vec<u8>>,
+}
+
+impl ChainBlock for RawBlock {
+    fn header(&self) -> &[u8] {
+        &self.header
+    }
+    fn payload(&self) -> Option<&[u8]> {
+        self.payload.as_deref()
+    }
 }
 
 /// A chain file's contents before verification.
@@ -151,27 +163,26 @@ impl ChainFile {
         out
     }
 
-    /// Verifies every block in order with `ChainState::verify_next`.
+    /// Verifies every block with the result a loop of `ChainState::verify_next` gives:
+    /// the other checks in order, the signatures in batches on every core
+    /// ([`crate::verify::verify_chain`], batch weights seeded from
+    /// [`crate::os::random32`]). Without OS randomness it runs that loop itself.
     ///
     /// # Errors
     /// The first failing block, or an invalid author key.
     pub fn verify(&self) -> std::result::Result<VerifiedChain, BlockFailure> {
-        let fail = |index, seq, error| BlockFailure { index, seq, error };
-        let mut state = ChainState::new(self.author).map_err(|e| fail(0, None, e))?;
-        let mut headers: Vec<Header> = Vec::with_capacity(self.blocks.len());
-        let mut payloads = Vec::with_capacity(self.blocks.len());
-        for (i, b) in self.blocks.iter().enumerate() {
-            let seq = Header::decode(&b.header).ok().map(|h| h.seq);
-            let h = state
-                .verify_next(&b.header, b.payload.as_deref(), headers.as_mut_slice())
-                .map_err(|e| fail(i, seq, e))?;
-            headers.push(h);
-            payloads.push(b.payload.clone());
-        }
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let headers = match crate::os::random32() {
+            Ok(seed) => {
+                let mut rng = ChaCha20Rng::from_seed(seed);
+                verify_chain(self.author, &self.blocks, &mut rng, threads)?
+            }
+            Err(_) => verify_chain_sequential(self.author, &self.blocks)?,
+        };
         Ok(VerifiedChain {
             author: self.author,
             headers,
-            payloads,
+            payloads: self.blocks.iter().map(|b| b.payload.clone()).collect(),
         })
     }
 

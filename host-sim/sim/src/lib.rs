@@ -24,6 +24,7 @@ pub mod backup;
 pub mod equivocate;
 pub mod error;
 mod link;
+mod queue;
 pub mod reference;
 pub mod report;
 pub mod scenarios;
@@ -42,16 +43,18 @@ use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::social::Payload;
 use glitter_core::sync::{Config, GossipMode, Node};
 use glitter_core::wire::header::{Header, PAYLOAD_LEN_MAX};
-use link::{Event, EventKind};
+use link::EventKind;
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 use sigcache::SigCache;
-use std::cmp::Reverse;
-use std::collections::BinaryHeap;
-use store::MemStore;
+use store::{BlockPool, MemStore};
 
 /// A simulated node: the real core `Node` over an in-memory store.
-pub type SimNode = Node<MemStore, SigCache, 256, 512, 64, 4, 8>;
+///
+/// 128 peers, 512 followed authors, 64 wants, 4 fork proofs, 8 parked blocks: about
+/// 52 KB per node, the bulk of a 100,000-person run's memory (`tests/footprint.rs`).
+/// A node with more peers than its table holds keeps the most recently heard ones.
+pub type SimNode = Node<MemStore, SigCache, 128, 512, 64, 4, 8>;
 
 /// Derives the seed of stream `stream` from the root seed (SplitMix64 finaliser).
 pub fn stream_seed(root: u64, stream: u64) -> u64 {
@@ -123,6 +126,8 @@ pub struct Builder {
     pub want_window: u8,
     /// Memoise signature verdicts on identical bytes across nodes (reported).
     pub memoise_signatures: bool,
+    /// Eager, interest-aware delivery (`Config::eager_push`).
+    pub eager_push: bool,
     /// Most messages one node may emit per step.
     pub outbox_max: usize,
     /// Persist every node's store in a simulated NOR flash (`FlashLog` over
@@ -143,6 +148,7 @@ impl Default for Builder {
             mode: GossipMode::PushPull,
             want_window: 1,
             memoise_signatures: false,
+            eager_push: true,
             outbox_max: 256,
             flash_store: false,
         }
@@ -206,6 +212,7 @@ impl Builder {
             // A lost fork proof is offered again after two gossip rounds.
             fork_resend_ms: 2 * self.tick_interval_ms,
             want_window: self.want_window,
+            eager_push: self.eager_push,
             ..Config::default()
         }
     }
@@ -215,7 +222,7 @@ impl Builder {
 pub struct Sim {
     cfg: Builder,
     now_ms: u64,
-    queue: BinaryHeap<Reverse<Event>>,
+    queue: queue::EventQueue,
     order: u64,
     nodes: Vec<Option<SimNode>>,
     dormant: Vec<Option<MemStore>>,
@@ -237,6 +244,7 @@ impl Sim {
     fn new(cfg: Builder) -> Result<Sim, SimError> {
         let mut keyrng = ChaCha8Rng::seed_from_u64(stream_seed(cfg.seed, streams::KEYS));
         let sigs = SigCache::new(cfg.memoise_signatures);
+        let pool = BlockPool::default();
         let node_config = cfg.node_config();
         let mut keys = Vec::with_capacity(cfg.nodes);
         let mut nodes = Vec::with_capacity(cfg.nodes);
@@ -254,9 +262,9 @@ impl Sim {
             };
             index_of.insert(k.public(), i as u32);
             let store = if cfg.flash_store {
-                MemStore::with_flash().map_err(|source| SimError::Flash { node: i, source })?
+                MemStore::with_flash(&pool).map_err(|source| SimError::Flash { node: i, source })?
             } else {
-                MemStore::default()
+                MemStore::in_pool(&pool)
             };
             nodes.push(Some(SimNode::new(
                 k.public(),
@@ -273,7 +281,7 @@ impl Sim {
         let mut order_rng = ChaCha8Rng::seed_from_u64(stream_seed(cfg.seed, streams::ORDER));
         let mut sim = Sim {
             now_ms: 0,
-            queue: BinaryHeap::new(),
+            queue: queue::EventQueue::new(cfg.tick_interval_ms.max(cfg.latency_ms_max)),
             order: 0,
             dormant: (0..cfg.nodes).map(|_| None).collect(),
             peers_of: vec![Vec::new(); cfg.nodes],
@@ -438,6 +446,10 @@ impl Sim {
             .as_mut()
             .ok_or(SimError::NodeDown { node: i })?;
         let h = append_payload(node, keys, payload, now);
+        // The new head is pushed at once to the peers that share this author.
+        let mut out = VecOutbox::new(self.cfg.outbox_max);
+        node.flush(now, &mut out);
+        self.send_all(i as u32, out);
         self.reap(i);
         h.map_err(SimError::chain(format!("node {i}")))
     }

@@ -2,7 +2,6 @@
 //! duplication and partitions, and the step loop (see the crate docs).
 
 use super::{Sim, VecOutbox, range, unit};
-use std::cmp::Reverse;
 
 /// What happens at an event.
 #[derive(Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -24,11 +23,11 @@ pub(crate) struct Event {
 impl Sim {
     pub(crate) fn schedule(&mut self, at_ms: u64, kind: EventKind) {
         self.order += 1;
-        self.queue.push(Reverse(Event {
+        self.queue.push(Event {
             at_ms,
             order: self.order,
             kind,
-        }));
+        });
     }
 
     /// Injects raw bytes from `from` to `to` now, as a (possibly hostile) peer would.
@@ -44,7 +43,7 @@ impl Sim {
         );
     }
 
-    fn send_all(&mut self, from: u32, out: VecOutbox) {
+    pub(crate) fn send_all(&mut self, from: u32, out: VecOutbox) {
         // Messages one step sends to one destination travel together (one latency
         // draw, order kept), as a burst on one connection would; separate steps and
         // duplicates draw their own latency, so the link still reorders.
@@ -74,6 +73,7 @@ impl Sim {
                 } else {
                     1
                 };
+            let mut bytes = Some(bytes);
             for c in 0..copies {
                 let lat = match burst_latency.iter().find(|(d, _)| *d == to) {
                     Some((_, l)) if c == 0 => *l,
@@ -90,12 +90,19 @@ impl Sim {
                     }
                 };
                 let at = self.now_ms + lat;
+                // The last copy takes the bytes; an earlier one (a duplicate) clones.
+                let copy = if c + 1 == copies {
+                    bytes.take()
+                } else {
+                    bytes.clone()
+                };
+                let Some(copy) = copy else { break };
                 self.schedule(
                     at,
                     EventKind::Deliver {
                         to,
                         from,
-                        bytes: bytes.clone(),
+                        bytes: copy,
                     },
                 );
             }
@@ -104,7 +111,7 @@ impl Sim {
 
     /// Runs the earliest event. Returns false when the queue is empty.
     pub fn step(&mut self) -> bool {
-        let Some(Reverse(ev)) = self.queue.pop() else {
+        let Some(ev) = self.queue.pop() else {
             return false;
         };
         self.now_ms = ev.at_ms;
@@ -132,6 +139,12 @@ impl Sim {
                     self.stats.dropped += 1;
                     return true;
                 };
+                // A connection is kept open: a peer evicted from a full table (the
+                // least recently heard makes room) is back in it as soon as it speaks,
+                // as the libp2p node re-adds a connected peer.
+                if self.peers_of[i].contains(&from) {
+                    n.add_peer(from);
+                }
                 if n.handle(ev.at_ms, from, &bytes, &mut out).is_err() {
                     self.stats.refused += 1;
                 }
@@ -152,8 +165,8 @@ impl Sim {
     /// calling `progress(now_ms)` every so often. Bounded by the event count.
     pub fn run_until(&mut self, until_ms: u64, mut progress: impl FnMut(u64)) {
         let mut n = 0u64;
-        while let Some(Reverse(ev)) = self.queue.peek() {
-            if ev.at_ms > until_ms {
+        while let Some(at_ms) = self.queue.peek_time() {
+            if at_ms > until_ms {
                 break;
             }
             self.step();

@@ -101,6 +101,8 @@ pub fn trial(
     let cfg = Config {
         mode,
         want_timeout_ms: 500,
+        // The model is plain push-pull gossip (the theory it is checked against).
+        eager_push: false,
         ..Config::default()
     };
     let adj = match graph {

@@ -270,8 +270,12 @@ pub struct ScaleOutcome {
     pub simulated_ms: u64,
     /// Whether signature verdicts were memoised across nodes.
     pub memoised_signatures: bool,
+    /// Whether eager, interest-aware delivery was on (`Config::eager_push`).
+    pub eager_push: bool,
     /// Real signature checks performed.
     pub real_signature_checks: u64,
+    /// Real author-key admission checks performed (memoised like signatures).
+    pub real_key_admissions: u64,
     /// Trace hash.
     pub trace_hash: String,
     /// Coverage over time.
@@ -342,6 +346,7 @@ pub fn scale(
     users: usize,
     seed: u64,
     memoise: bool,
+    eager: bool,
     post_scale: f64,
     mut progress: impl FnMut(&str, u64, u64),
 ) -> Result<ScaleOutcome, SimError> {
@@ -352,6 +357,7 @@ pub fn scale(
         latency_ms_max: 200,
         tick_interval_ms: 1_000,
         memoise_signatures: memoise,
+        eager_push: eager,
         ..Builder::default()
     }
     .build()?;
@@ -500,7 +506,9 @@ pub fn scale(
         events: st.events,
         simulated_ms: sim.now_ms(),
         memoised_signatures: memoise,
+        eager_push: eager,
         real_signature_checks: sim.sigs().real_checks(),
+        real_key_admissions: sim.sigs().real_admissions(),
         trace_hash: format!("{:016x}", sim.trace_hash()),
         series,
         lacking,

@@ -2,14 +2,15 @@
 //!
 //! Thousands of simulated nodes receive the same block bytes; checking the same
 //! signature on the same bytes gives the same verdict, so the simulator may check it
-//! once. This is the only shortcut the simulator takes, it is off unless asked for,
-//! and reports say when it was on. Every other check runs per node.
+//! once, and likewise the admission of an author's key (a chain's genesis at every
+//! follower). This is the only shortcut the simulator takes, it is off unless asked
+//! for, and reports say when it was on. Every other check runs per node.
 
 use glitter_core::chain::{Ed25519Check, SignatureCheck};
-use glitter_core::sig::SigError;
+use glitter_core::sig::{PublicKey, SigError};
 use glitter_core::wire::header::Header;
+use rustc_hash::FxHashMap as HashMap;
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::rc::Rc;
 
 /// Shared verdict cache, keyed by the full header bytes' SHA-256 (the block id, which
@@ -25,6 +26,9 @@ struct CacheInner {
     verdicts: HashMap<[u8; 32], Result<(), SigError>>,
     real_checks: u64,
     hits: u64,
+    /// Author admissions (`PublicKey::validate`) by key bytes.
+    admissions: HashMap<[u8; 32], Result<(), SigError>>,
+    real_admissions: u64,
 }
 
 impl SigCache {
@@ -44,6 +48,12 @@ impl SigCache {
     /// Checks answered from the cache.
     pub fn hits(&self) -> u64 {
         self.inner.borrow().hits
+    }
+
+    /// Real author-key admission checks performed (`PublicKey::validate`, one
+    /// scalar multiplication each; memoised like signatures).
+    pub fn real_admissions(&self) -> u64 {
+        self.inner.borrow().real_admissions
     }
 
     /// Whether memoisation is on.
@@ -67,6 +77,21 @@ impl SignatureCheck for SigCache {
         inner.real_checks += 1;
         let v = Ed25519Check.check(h);
         inner.verdicts.insert(id, v);
+        v
+    }
+
+    fn admit(&mut self, key: &PublicKey) -> Result<(), SigError> {
+        let mut inner = self.inner.borrow_mut();
+        if !self.enabled {
+            inner.real_admissions += 1;
+            return key.validate();
+        }
+        if let Some(v) = inner.admissions.get(&key.0).copied() {
+            return v;
+        }
+        inner.real_admissions += 1;
+        let v = key.validate();
+        inner.admissions.insert(key.0, v);
         v
     }
 }

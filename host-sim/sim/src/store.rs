@@ -1,20 +1,75 @@
 //! Block store for simulated nodes: chains in RAM, optionally persisted in a simulated
 //! NOR flash (`FlashLog` over `RamNorFlash`) so that a crash can tear a write and a
 //! restart recovers from flash alone.
+//!
+//! The bytes of a block are kept once per simulation, in a [`BlockPool`] that every
+//! node's store shares: a store holds a pointer per block, so a block that ten
+//! thousand followers store costs its bytes once and 8 bytes per follower. The pool is
+//! read-only storage: each store still decides alone what it holds (its chains, in
+//! order, after its own node verified every block).
 
 use glitter_core::chain::Head;
 use glitter_core::sig::PublicKey;
 use glitter_core::store::{BlockLog, FlashLog, RamFlashError, RamNorFlash, ram_flash::PowerCut};
 use glitter_core::sync::{StoreFull, SyncStore};
 use glitter_core::wire::header::Header;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
+use std::cell::RefCell;
+use std::rc::Rc;
 
-/// One author's stored chain.
+/// One block's bytes, shared by the stores that hold it.
+#[derive(Debug)]
+struct Block {
+    header: Header,
+    id: glitter_core::Hash,
+    payload: Option<Box<[u8]>>,
+}
+
+/// The blocks of one simulation by id, shared read-only by every node's store (see the
+/// module docs). Cloning shares the pool.
+#[derive(Clone, Debug, Default)]
+pub struct BlockPool {
+    blocks: Rc<RefCell<HashMap<glitter_core::Hash, Rc<Block>>>>,
+}
+
+impl BlockPool {
+    /// Distinct blocks held.
+    pub fn len(&self) -> usize {
+        self.blocks.borrow().len()
+    }
+
+    /// True if no block is held.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The shared copy of a block (made on first sight). A block stored without its
+    /// payload (pruned) and one with it are different entries' worth of bytes, so a
+    /// payload that does not match the pooled one gets a copy of its own.
+    fn intern(&self, header: &Header, payload: Option<&[u8]>) -> Rc<Block> {
+        let id = header.id();
+        let mut map = self.blocks.borrow_mut();
+        if let Some(b) = map.get(&id)
+            && b.payload.as_deref() == payload
+        {
+            return Rc::clone(b);
+        }
+        let b = Rc::new(Block {
+            header: *header,
+            id,
+            payload: payload.map(Box::from),
+        });
+        map.entry(id).or_insert_with(|| Rc::clone(&b));
+        b
+    }
+}
+
+/// One author's stored chain: pointers into the pool, in seq order, and its head
+/// (kept here: gossip reads heads far more often than blocks).
 #[derive(Clone, Debug, Default)]
 struct Chain {
-    headers: Vec<Header>,
-    ids: Vec<glitter_core::Hash>,
-    payloads: Vec<Option<Vec<u8>>>,
+    blocks: Vec<Rc<Block>>,
+    head: Option<Head>,
 }
 
 /// Simulated flash per node: 64 pages of 4 KiB (256 KiB, about 900 typical blocks).
@@ -56,6 +111,17 @@ pub enum FlashError {
     },
 }
 
+impl Chain {
+    fn push(&mut self, b: Rc<Block>) {
+        self.head = Some(Head {
+            seq: b.header.seq,
+            id: b.id,
+            timestamp_ms: b.header.timestamp_ms,
+        });
+        self.blocks.push(b);
+    }
+}
+
 /// A `SyncStore`: chains by author in RAM, and optionally in a simulated flash.
 ///
 /// Without flash, the simulator keeps the RAM copy across a crash (as if it were
@@ -67,18 +133,27 @@ pub struct MemStore {
     chains: HashMap<PublicKey, Chain>,
     blocks: u64,
     flash: Option<Box<FlashMirror>>,
+    pool: BlockPool,
 }
 
 impl MemStore {
-    /// A store persisted in a freshly formatted simulated flash.
+    /// An empty store whose block bytes live in `pool` (shared with other stores).
+    pub fn in_pool(pool: &BlockPool) -> MemStore {
+        MemStore {
+            pool: pool.clone(),
+            ..MemStore::default()
+        }
+    }
+
+    /// A store in `pool`, persisted in a freshly formatted simulated flash.
     ///
     /// # Errors
     /// [`FlashError::Format`] (never on a healthy simulated flash).
-    pub fn with_flash() -> Result<MemStore, FlashError> {
+    pub fn with_flash(pool: &BlockPool) -> Result<MemStore, FlashError> {
         let log = FlashMirror::format(RamNorFlash::new()).map_err(FlashError::Format)?;
         Ok(MemStore {
             flash: Some(Box::new(log)),
-            ..MemStore::default()
+            ..MemStore::in_pool(pool)
         })
     }
 
@@ -126,7 +201,7 @@ impl MemStore {
             // The power failed during a write: a word it touched may read erased.
             log.start_on_fresh_page();
         }
-        let mut out = MemStore::default();
+        let mut out = MemStore::in_pool(&self.pool);
         let authors: Vec<PublicKey> = (0..log.author_count())
             .filter_map(|i| log.author_at(i))
             .collect();
@@ -143,9 +218,7 @@ impl MemStore {
                         source,
                     })?
                     .ok_or(FlashError::Missing { author: a, seq })?;
-                c.headers.push(h);
-                c.ids.push(h.id());
-                c.payloads.push(Some(p.to_vec()));
+                c.push(out.pool.intern(&h, Some(p)));
                 out.blocks += 1;
             }
         }
@@ -160,20 +233,24 @@ impl MemStore {
 
     /// The seq of `author`'s head, 0 if none.
     pub fn head_seq(&self, author: &PublicKey) -> u64 {
-        self.chains
-            .get(author)
-            .map_or(0, |c| c.headers.len() as u64)
+        self.chains.get(author).map_or(0, |c| c.blocks.len() as u64)
     }
 
-    /// All stored headers of `author`.
-    pub fn headers(&self, author: &PublicKey) -> &[Header] {
-        self.chains.get(author).map_or(&[], |c| &c.headers)
+    /// All stored headers of `author` (a copy).
+    pub fn headers(&self, author: &PublicKey) -> Vec<Header> {
+        self.chains
+            .get(author)
+            .map_or_else(Vec::new, |c| c.blocks.iter().map(|b| b.header).collect())
     }
 
     /// The stored payload of (`author`, `seq`), if kept.
     pub fn payload_ref(&self, author: &PublicKey, seq: u64) -> Option<&[u8]> {
+        self.block(author, seq)?.payload.as_deref()
+    }
+
+    fn block(&self, author: &PublicKey, seq: u64) -> Option<&Rc<Block>> {
         let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        self.chains.get(author)?.payloads.get(i)?.as_deref()
+        self.chains.get(author)?.blocks.get(i)
     }
 
     /// Authors with at least one block.
@@ -184,23 +261,15 @@ impl MemStore {
 
 impl SyncStore for MemStore {
     fn head(&mut self, author: &PublicKey) -> Option<Head> {
-        let c = self.chains.get(author)?;
-        let h = c.headers.last()?;
-        Some(Head {
-            seq: h.seq,
-            id: *c.ids.last()?,
-            timestamp_ms: h.timestamp_ms,
-        })
+        self.chains.get(author)?.head
     }
 
     fn header(&mut self, author: &PublicKey, seq: u64) -> Option<Header> {
-        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        self.chains.get(author)?.headers.get(i).copied()
+        self.block(author, seq).map(|b| b.header)
     }
 
     fn payload(&mut self, author: &PublicKey, seq: u64, buf: &mut [u8]) -> Option<usize> {
-        let i = usize::try_from(seq.checked_sub(1)?).ok()?;
-        let p = self.chains.get(author)?.payloads.get(i)?.as_ref()?;
+        let p = self.block(author, seq)?.payload.as_deref()?;
         buf.get_mut(..p.len())?.copy_from_slice(p);
         Some(p.len())
     }
@@ -209,7 +278,7 @@ impl SyncStore for MemStore {
         let expected = self
             .chains
             .get(&header.author)
-            .map_or(0, |c| c.headers.len()) as u64
+            .map_or(0, |c| c.blocks.len()) as u64
             + 1;
         if header.seq != expected {
             return Err(StoreFull);
@@ -219,10 +288,8 @@ impl SyncStore for MemStore {
             let p = payload.ok_or(StoreFull)?;
             log.append(header, p).map_err(|_| StoreFull)?;
         }
-        let c = self.chains.entry(header.author).or_default();
-        c.headers.push(*header);
-        c.ids.push(header.id());
-        c.payloads.push(payload.map(<[u8]>::to_vec));
+        let b = self.pool.intern(header, payload);
+        self.chains.entry(header.author).or_default().push(b);
         self.blocks += 1;
         Ok(())
     }

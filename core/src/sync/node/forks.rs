@@ -11,8 +11,8 @@
 //! cost the sender the
 //! malformed-message penalty; a proof whose signatures fail costs the invalid penalty,
 //! and so does a copy of it later. A proof merely unsolicited (about an author this
-//! node does not follow) costs nothing the first time: honest nodes flood every proof
-//! they hold to every peer.
+//! node does not follow) costs nothing the first time: honest nodes push a new proof to
+//! a few random peers, whatever they follow.
 
 use super::{HandleError, Node, PeerId, SyncStore};
 use crate::chain::{ChainError, ForkError, ForkProof, SignatureCheck};
@@ -136,7 +136,7 @@ where
                     return Err(HandleError::Invalid(e));
                 }
                 self.remember_fork(proof);
-                self.mark_fork_known(from, &author, now_ms);
+                self.mark_fork_known(from, &author);
                 return Ok(());
             }
         }
@@ -145,7 +145,7 @@ where
         }
         self.stats.forks_ignored += 1;
         if verdict == Verdict::Valid || known.is_some() {
-            self.mark_fork_known(from, &author, now_ms);
+            self.mark_fork_known(from, &author);
         }
         Ok(())
     }
@@ -170,9 +170,9 @@ where
         p.fork_window_count <= budget
     }
 
-    /// `from` holds our proof against `author`: do not send it back within the resend
-    /// interval.
-    fn mark_fork_known(&mut self, from: PeerId, author: &crate::sig::PublicKey, now_ms: u64) {
+    /// `from` holds our proof against `author` (it sent it, or marks the author forked):
+    /// never send it there.
+    pub(super) fn mark_fork_known(&mut self, from: PeerId, author: &crate::sig::PublicKey) {
         let Some(fi) = self.forks.iter().position(|f| f.author() == *author) else {
             return;
         };
@@ -181,7 +181,7 @@ where
             .and_then(|i| self.peers.get_mut(i))
             .and_then(|p| p.fork_sent_ms.get_mut(fi))
         {
-            *slot = now_ms.max(1);
+            *slot = super::gossip::HOLDS;
         }
     }
 }

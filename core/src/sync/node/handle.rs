@@ -36,11 +36,15 @@ where
         out: &mut O,
     ) -> Result<(), HandleError> {
         self.now_ms = self.now_ms.max(now_ms);
-        if self.is_banned(from, now_ms) {
-            self.stats.from_banned += 1;
-            return Err(HandleError::Banned);
+        // One look-up of the sender serves the ban check and its age.
+        let seen = self.now_ms;
+        if let Some(p) = self.peer_index(from).and_then(|i| self.peers.get_mut(i)) {
+            if p.banned_until_ms > now_ms {
+                self.stats.from_banned += 1;
+                return Err(HandleError::Banned);
+            }
+            p.last_seen_ms = seen;
         }
-        self.touch(from);
         // Fork proofs come back unverified: `on_fork` checks their signatures only if
         // it needs them.
         let msg = match Message::parse_unverified(bytes) {
@@ -54,6 +58,7 @@ where
         match msg {
             Message::Heads { reply, heads } => {
                 self.on_heads(now_ms, from, reply, &heads, out);
+                self.send_pushes(now_ms, true, out);
                 Ok(())
             }
             Message::Want {
@@ -71,6 +76,7 @@ where
                 self.drain_parked(now_ms);
                 let r = self.on_block(now_ms, from, header, payload);
                 self.drain_parked(now_ms);
+                self.send_pushes(now_ms, true, out);
                 r
             }
             Message::Fork(proof) => self.on_fork(now_ms, from, bytes, proof),
@@ -86,10 +92,18 @@ where
         out: &mut O,
     ) {
         let mut answer: Vec<HeadEntry, HEADS_MAX> = Vec::new();
+        let pi = self.peer_index(from);
         for e in heads {
+            let follows = self.follows(&e.author);
+            if follows {
+                self.note_interest(pi, &e.author);
+            }
+            if e.forked {
+                self.mark_fork_known(from, &e.author);
+            }
             let mine = self.store.head(&e.author);
             let my_seq = mine.map_or(0, |h| h.seq);
-            if self.follows(&e.author) {
+            if follows {
                 if e.seq > my_seq && !self.is_refused(&e.author, now_ms) {
                     // Everything missing; `send_want` asks for what fits the window.
                     self.send_want(now_ms, from, e.author, my_seq + 1, e.seq - my_seq, out);
@@ -105,10 +119,12 @@ where
                 && let Some(h) = mine
                 && h.seq > e.seq
             {
+                let forked = self.forked_at(&e.author).is_some();
                 let _ = answer.push(HeadEntry {
                     author: e.author,
                     seq: h.seq,
                     id: h.id,
+                    forked,
                 });
             }
         }
@@ -125,6 +141,9 @@ where
         {
             self.stats.outbox_full += 1;
         }
+        // The pull half of fork gossip: a peer that lists a forked author without the
+        // mark lacks the proof.
+        self.send_forks(now_ms, from, heads, out);
     }
 
     fn on_want<O: Outbox + ?Sized>(
@@ -135,6 +154,9 @@ where
         count: u8,
         out: &mut O,
     ) {
+        if self.follows(&author) {
+            self.note_interest(self.peer_index(to), &author);
+        }
         let mut buf = [0u8; PAYLOAD_LEN_MAX];
         for seq in from_seq..from_seq.saturating_add(u64::from(count)) {
             let Some(h) = self.store.header(&author, seq) else {
@@ -172,7 +194,7 @@ where
             return Ok(());
         }
         let head = self.store.head(&author);
-        let mut state = match ChainState::resume(author, head) {
+        let mut state = match ChainState::resume_with(author, head, &mut self.sigs) {
             Ok(s) => s,
             Err(e) => {
                 self.stats.invalid += 1;
@@ -198,6 +220,7 @@ where
                 } else {
                     self.stats.blocks_stored += 1;
                     self.mark_recent(author);
+                    self.queue_push(author, Some(from));
                     if self.stored.is_full() {
                         self.stored.remove(0);
                     }
@@ -253,7 +276,7 @@ where
         }
         if self.forks.push(p).is_ok() {
             self.stats.forks += 1;
-            self.fork_flood = true;
+            let _ = self.fork_push.push(self.forks.len() - 1);
         }
     }
 }

@@ -5,6 +5,7 @@
 //! - `peers`: the peer table (ids, scores, penalties, bans, eviction);
 //! - `wants`: wants in flight and blocks parked until their predecessor arrives;
 //! - `gossip`: what a tick announces (heads, fork proofs) and to whom;
+//! - `push`: eager delivery: which peers share which interests, heads pushed to them;
 //! - `handle`: what a received message does;
 //! - `forks`: received fork proofs (checked for relevance and replay before their
 //!   signatures).
@@ -13,6 +14,7 @@ mod forks;
 mod gossip;
 mod handle;
 mod peers;
+mod push;
 mod wants;
 
 use crate::chain::{ChainError, ChainState, ForkProof, Head, HeaderSource, SignatureCheck};
@@ -22,8 +24,11 @@ use crate::wire::WireError;
 use crate::wire::header::{BlockKind, Header};
 use forks::{SEEN_FORKS_MAX, SeenFork};
 use gossip::RECENT_MAX;
+pub use gossip::{FORK_PUSH_FANOUT, QUIET_TICKS, ROTATION_WITH_PUSH};
 use heapless::Vec;
 use peers::Peer;
+use push::PUSHES_PENDING_MAX;
+pub use push::{INTRODUCE_PER_TICK, PUSH_FANOUT_MAX};
 use wants::{Parked, PendingWant};
 pub use wants::{WANT_HEDGE_MS, WANT_PEERS_MAX, WantEnd};
 
@@ -105,6 +110,11 @@ pub struct Config {
     /// `PARKED` of about the window times [`WANT_PEERS_MAX`] blocks to make use of
     /// it, and `WANTS` room for as many wants.
     pub want_window: u8,
+    /// Eager, interest-aware delivery: learn which peers follow which of this node's
+    /// authors, and push a head to them as soon as a new block of that author is
+    /// stored (see the `push` module). Off, news spreads by gossip ticks alone (the
+    /// reference model of push-pull gossip measures exactly that).
+    pub eager_push: bool,
 }
 
 impl Default for Config {
@@ -119,6 +129,7 @@ impl Default for Config {
             ban_ms: 60_000,
             fork_resend_ms: 5_000,
             want_window: 1,
+            eager_push: true,
         }
     }
 }
@@ -152,6 +163,11 @@ pub struct NodeStats {
     pub wants_sent: u64,
     /// Fork proofs learned.
     pub forks: u64,
+    /// Heads pushed eagerly to peers that share the author (messages).
+    pub pushes: u64,
+    /// Stored authors whose push was dropped because too many waited (gossip carries
+    /// them instead).
+    pub pushes_dropped: u64,
     /// Fork proofs dropped without a signature check: already seen, about an author
     /// this node does not follow, or one it already holds a proof against.
     pub forks_ignored: u64,
@@ -193,6 +209,11 @@ pub const STORED_NOTICES_MAX: usize = 32;
 /// is not fetched from again: one minute.
 pub const REFUSED_RETRY_MS: u64 = 60_000;
 
+/// Most authors remembered as refused at once (the one whose pause ends first makes
+/// room): a store refuses few authors at a time, and a table as large as `AUTHORS`
+/// would cost 40 bytes per followed author on every node.
+pub const REFUSED_MAX: usize = 16;
+
 /// Adapts a [`SyncStore`] to one author's [`HeaderSource`].
 struct AuthorSource<'s, S: SyncStore> {
     store: &'s mut S,
@@ -228,6 +249,7 @@ pub struct Node<
     sigs: C,
     config: Config,
     peers: Vec<Peer<FORKS>, PEERS>,
+    /// The replicated authors, sorted (own chain included).
     interests: Vec<PublicKey, AUTHORS>,
     wants: Vec<PendingWant, WANTS>,
     forks: Vec<ForkProof, FORKS>,
@@ -239,11 +261,19 @@ pub struct Node<
     parked: Vec<Parked, PARKED>,
     stored: Vec<Stored, STORED_NOTICES_MAX>,
     rotation: usize,
-    /// A fork proof arrived since the last tick: offer it to every peer.
-    fork_flood: bool,
+    /// A head advanced since the last gossip (see `QUIET_TICKS`).
+    news: bool,
+    /// Ticks skipped in a row for lack of news.
+    quiet: u8,
+    /// Fork proofs (indices into `forks`) learned since the last tick: the tick pushes
+    /// them to a few random peers.
+    fork_push: Vec<usize, FORKS>,
+    /// Authors with a block stored whose head is not yet pushed, and the peer the
+    /// blocks came from (it holds them: no push back).
+    pushes: Vec<(PublicKey, Option<PeerId>), PUSHES_PENDING_MAX>,
     /// Followed authors whose block the store refused (its quota, or no room), with the
     /// time until which they are not fetched again: no download loop.
-    refused: Vec<(PublicKey, u64), AUTHORS>,
+    refused: Vec<(PublicKey, u64), REFUSED_MAX>,
     stats: NodeStats,
 }
 
@@ -279,7 +309,10 @@ where
             parked: Vec::new(),
             stored: Vec::new(),
             rotation: 0,
-            fork_flood: false,
+            news: false,
+            quiet: 0,
+            fork_push: Vec::new(),
+            pushes: Vec::new(),
             refused: Vec::new(),
             stats: NodeStats::default(),
         }
@@ -331,19 +364,25 @@ where
 
     /// Replicates `author`'s chain. Returns false if the set is full.
     pub fn follow(&mut self, author: PublicKey) -> bool {
-        self.interests.contains(&author) || self.interests.push(author).is_ok()
+        match self.interests.binary_search(&author) {
+            Ok(_) => true,
+            Err(at) => self.interests.insert(at, author).is_ok(),
+        }
     }
 
     /// Stops replicating `author` (stored blocks stay).
     pub fn unfollow(&mut self, author: &PublicKey) {
-        if *author != self.me {
-            self.interests.retain(|a| a != author);
+        if *author != self.me
+            && let Ok(at) = self.interests.binary_search(author)
+        {
+            self.interests.remove(at);
         }
     }
 
-    /// True if this node replicates `author`.
+    /// True if this node replicates `author` (a binary search: the set is kept sorted,
+    /// and a node following hundreds of authors asks this for every head it hears).
     pub fn follows(&self, author: &PublicKey) -> bool {
-        self.interests.contains(author)
+        self.interests.binary_search(author).is_ok()
     }
 
     /// Appends a block to this node's own chain (the caller holds the keys).
@@ -374,6 +413,7 @@ where
                 max: 0,
             })?;
         self.mark_recent(author);
+        self.queue_push(author, None);
         Ok(h)
     }
 }

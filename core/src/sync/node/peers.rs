@@ -1,13 +1,15 @@
 //! The peer table: ids, scores, penalties and bans.
 //!
 //! The table holds at most `PEERS` entries. When it is full, a new peer takes the slot
-//! of the least valuable entry ([`Node::add_peer`]): a peer that is not banned, the
-//! one heard from longest ago (the higher score first among equals). A banned entry is
+//! of the least valuable entry ([`Node::add_peer`]): a peer that is not banned, one
+//! that shares no known interest before one that does, then the one heard from longest
+//! ago (the higher score first among equals). A banned entry is
 //! evicted only when every entry is banned, and then the one whose ban ends first, so
 //! a stream of throwaway peer ids cannot push a ban out. A peer that leaves
 //! ([`Node::peer_gone`]) frees its slot at once unless it is banned: a banned peer's
 //! entry stays until its ban ends.
 
+use super::push::SHARED_TAGS;
 use super::{Node, PeerId, SyncStore};
 use crate::chain::SignatureCheck;
 
@@ -26,6 +28,12 @@ pub(super) struct Peer<const FORKS: usize> {
     /// Start of the current fork-proof window, and proofs received in it.
     pub(super) fork_window_ms: u64,
     pub(super) fork_window_count: u32,
+    /// Tags of authors both this node and the peer replicate (eager pushes go there).
+    pub(super) shared: [u32; SHARED_TAGS],
+    /// The slot the next learned tag replaces.
+    pub(super) shared_next: u8,
+    /// This node's heads were sent to the peer at least once.
+    pub(super) introduced: bool,
 }
 
 impl<
@@ -60,6 +68,9 @@ where
             fork_sent_ms: [0; FORKS],
             fork_window_ms: 0,
             fork_window_count: 0,
+            shared: [0; SHARED_TAGS],
+            shared_next: 0,
+            introduced: false,
         };
         if self.peers.is_full() {
             let Some(victim) = self.eviction_victim() else {
@@ -134,23 +145,16 @@ where
         self.peers.iter().position(|p| p.id == id)
     }
 
-    /// Notes that `id` was heard from now (for eviction by age).
-    pub(super) fn touch(&mut self, id: PeerId) {
-        let now = self.now_ms;
-        if let Some(p) = self.peer_index(id).and_then(|i| self.peers.get_mut(i)) {
-            p.last_seen_ms = now;
-        }
-    }
-
     /// Drops the entries of peers that left and whose ban has ended.
     pub(super) fn drop_expired(&mut self, now_ms: u64) {
         self.peers
             .retain(|p| !(p.gone && p.banned_until_ms <= now_ms));
     }
 
-    /// The entry to evict for a new peer: a peer that is not banned, heard from longest
-    /// ago, the higher score first among equals; if every entry is banned, the one
-    /// whose ban ends first.
+    /// The entry to evict for a new peer: a peer that is not banned, one that shares no
+    /// known interest with this node before one that does (eager pushes go to those),
+    /// then the one heard from longest ago, the higher score first among equals; if
+    /// every entry is banned, the one whose ban ends first.
     fn eviction_victim(&self) -> Option<usize> {
         let now = self.now_ms;
         let idle = self
@@ -158,7 +162,13 @@ where
             .iter()
             .enumerate()
             .filter(|(_, p)| p.banned_until_ms <= now)
-            .min_by_key(|(_, p)| (p.last_seen_ms, i64::from(p.score).saturating_neg()))
+            .min_by_key(|(_, p)| {
+                (
+                    p.shared.iter().any(|t| *t != 0),
+                    p.last_seen_ms,
+                    i64::from(p.score).saturating_neg(),
+                )
+            })
             .map(|(i, _)| i);
         idle.or_else(|| {
             self.peers

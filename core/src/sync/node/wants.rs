@@ -390,8 +390,18 @@ where
     pub(super) fn note_refused(&mut self, author: PublicKey, now_ms: u64) {
         self.refused
             .retain(|(a, until)| *a != author && now_ms < *until);
-        // Bounded by AUTHORS; when full (every followed author refused at once) the
-        // extra one is simply fetched again later.
+        // Bounded by REFUSED_MAX; when full, the entry that ends first makes room (that
+        // author is simply fetched again sooner).
+        if self.refused.is_full()
+            && let Some(i) = self
+                .refused
+                .iter()
+                .enumerate()
+                .min_by_key(|(_, (_, until))| *until)
+                .map(|(i, _)| i)
+        {
+            self.refused.swap_remove(i);
+        }
         let _ = self
             .refused
             .push((author, now_ms.saturating_add(REFUSED_RETRY_MS)));

@@ -95,6 +95,7 @@ impl Adversary {
                 author: *a,
                 seq,
                 id: Hash(id),
+                forked: false,
             });
         }
         if heads.is_empty() {

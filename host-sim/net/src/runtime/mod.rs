@@ -243,6 +243,10 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         // Heads go to every peer by gossipsub, so nobody needs to answer with theirs.
         mode: GossipMode::Push,
         want_window: WANT_WINDOW,
+        // Every Heads message is published on gossipsub, which already carries each one
+        // to every subscriber: the core's per-peer pushes would publish the same heads
+        // once per peer that shares the author.
+        eager_push: false,
         ..Config::default()
     };
     let mut node = Box::new(CoreNode::new(keys.public(), store, Ed25519Check, config));

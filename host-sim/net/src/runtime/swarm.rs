@@ -269,6 +269,7 @@ mod tests {
                 author: keys.public(),
                 seq: 0,
                 id: Hash::ZERO,
+                forked: false,
             })
             .unwrap();
         let mut buf = [0u8; MESSAGE_LEN_MAX];

@@ -304,7 +304,8 @@ pub fn no_forks(seed: u64, plan: &NoForkPlan) -> Result<NoForkOutcome, SimError>
             stable = if head == last_head { stable + 1 } else { 0 };
             last_head = head;
             let heard: Vec<HeadReport<usize>> = reports.iter().flatten().copied().collect();
-            if may_append(held, restored.manifest_seq, &heard, plan.quorum).is_ok() && stable >= 2 {
+            if may_append(&held, restored.manifest_seq, &heard, plan.quorum).is_ok() && stable >= 2
+            {
                 break;
             }
             if rounds == plan.wait_rounds {

@@ -64,6 +64,10 @@ pub enum SimCommand {
         /// Check every signature at every node for real (slow at scale).
         #[arg(long)]
         no_memo: bool,
+        /// Turn off eager, interest-aware delivery: news spreads by gossip ticks alone
+        /// (for comparison).
+        #[arg(long)]
+        no_eager: bool,
         /// Seed and report files.
         #[command(flatten)]
         common: Common,
@@ -271,13 +275,15 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
             nodes,
             post_scale,
             no_memo,
+            no_eager,
             common,
         } => {
             out.push(format!(
-                "seed {}; replay: glitter sim scale --nodes {nodes} --post-scale {post_scale} --seed {}{}",
+                "seed {}; replay: glitter sim scale --nodes {nodes} --post-scale {post_scale} --seed {}{}{}",
                 common.seed,
                 common.seed,
-                if no_memo { " --no-memo" } else { "" }
+                if no_memo { " --no-memo" } else { "" },
+                if no_eager { " --no-eager" } else { "" }
             ));
             let pb = bar(1, "scale");
             let start = os::instant();
@@ -285,6 +291,7 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                 nodes,
                 common.seed,
                 !no_memo,
+                !no_eager,
                 post_scale,
                 |what, done, total| {
                     pb.set_message(what.to_string());
@@ -356,14 +363,24 @@ pub fn run(cmd: SimCommand) -> Result<Vec<String>> {
                     vec![
                         "signature checks".into(),
                         format!(
-                            "{} real{}",
+                            "{} real, {} key admissions real{}",
                             o.real_signature_checks,
+                            o.real_key_admissions,
                             if o.memoised_signatures {
                                 " (memoised across nodes: identical bytes checked once)"
                             } else {
-                                " (every node checks every block)"
+                                " (every node checks every block and key)"
                             }
                         ),
+                    ],
+                    vec![
+                        "eager delivery".into(),
+                        if o.eager_push {
+                            "on (heads pushed to peers that share the author)"
+                        } else {
+                            "off (gossip ticks alone)"
+                        }
+                        .into(),
                     ],
                     vec![
                         "peak RSS (MiB)".into(),
