@@ -16,6 +16,7 @@
 //! is here, in this layer), so a node can replicate straight into flash.
 
 mod flash_store;
+pub mod link;
 pub mod message;
 pub mod node;
 
