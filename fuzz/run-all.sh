@@ -23,7 +23,7 @@ cd "$(dirname "$0")"
 
 SAN="${FUZZ_SANITIZER:-none}"
 TARGETS=(header_roundtrip payload_decode chain_verify chainfile_import sync_message sync_node
-  backup_custody backup_restore control_request flash_log zk_claim heads_validator)
+  backup_custody backup_restore control_request flash_log zk_claim heads_validator device_link)
 BIN="target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
 
 build() {

@@ -6,6 +6,7 @@ pub mod backup_restore;
 pub mod chain_verify;
 pub mod chainfile_import;
 pub mod control_request;
+pub mod device_link;
 pub mod flash_log;
 pub mod header_roundtrip;
 pub mod heads_validator;
@@ -23,7 +24,7 @@ use glitter_core::sync::message::HeadEntry;
 pub type Seeds = fn() -> Vec<Vec<u8>>;
 
 /// Every target's name and its seed builder, in the order of the list.
-pub const ALL: [(&str, Seeds); 12] = [
+pub const ALL: [(&str, Seeds); 13] = [
     ("header_roundtrip", header_roundtrip::seeds),
     ("payload_decode", payload_decode::seeds),
     ("chain_verify", chain_verify::seeds),
@@ -36,6 +37,7 @@ pub const ALL: [(&str, Seeds); 12] = [
     ("flash_log", flash_log::seeds),
     ("zk_claim", zk_claim::seeds),
     ("heads_validator", heads_validator::seeds),
+    ("device_link", device_link::seeds),
 ];
 
 /// The keys whose secrets the fixtures sign with (the wire model's signers).
