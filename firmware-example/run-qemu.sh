@@ -2,6 +2,10 @@
 # glitter firmware test: builds the firmware for both QEMU machines, runs each under
 # a timeout, diffs its output against the committed golden file, checks size and
 # stack budgets on lm3s6965evb, and builds (and lints) the nRF52840 configuration.
+# Then the device node (feature `node`): builds it for mps2-an386 to a stable path
+# (target/qemu-out/glitter-node-mps2-an386.elf, what the host end-to-end test runs),
+# reports its sizes, boots it briefly without a host (smoke), and builds it for the
+# nRF52840.
 #
 #   firmware-example/run-qemu.sh           run everything; exit non-zero on any failure
 #   firmware-example/run-qemu.sh --bless   the same, but rewrite expected/*.txt from
@@ -154,6 +158,8 @@ lint() {
 lint
 lint --target thumbv7em-none-eabihf --no-default-features --features mps2-an386
 lint --target thumbv7em-none-eabihf --no-default-features --features nrf52840
+lint --target thumbv7em-none-eabihf --no-default-features --features mps2-an386,node
+lint --target thumbv7em-none-eabihf --no-default-features --features nrf52840,node
 
 run_machine lm3s6965 thumbv7m-none-eabi
 run_machine mps2-an386 thumbv7em-none-eabihf --no-default-features --features mps2-an386
@@ -164,6 +170,52 @@ if cargo build --release --quiet --target thumbv7em-none-eabihf --no-default-fea
     pass "nrf52840: firmware builds ($(size -A "$elf" | awk '$1 == ".text" { print ".text " $2 " bytes" }'))"
 else
     fail "nrf52840: build"
+fi
+
+# --- the device node ------------------------------------------------------------------
+# sizes_of ELF: "flash image N, static RAM M" (vector table + .text + .rodata + .data;
+# .data + .bss + .uninit).
+sizes_of() {
+    size -A "$1" | awk '
+        $1 == ".vector_table" || $1 == ".text" || $1 == ".rodata" { flash += $2 }
+        $1 == ".data" { flash += $2; ram += $2 }
+        $1 == ".bss" || $1 == ".uninit" { ram += $2 }
+        END { printf "flash image %d bytes, static RAM %d bytes", flash, ram }'
+}
+
+echo "== device node: mps2-an386 (the host end-to-end test runs it; here: build, sizes, smoke)"
+node_elf=target/qemu-out/glitter-node-mps2-an386.elf
+if cargo build --release --quiet --target thumbv7em-none-eabihf --no-default-features --features mps2-an386,node; then
+    cp target/thumbv7em-none-eabihf/release/glitter-firmware "$node_elf"
+    pass "node (mps2-an386): builds to $node_elf ($(sizes_of "$node_elf"))"
+    # Smoke: boot it with no host (-serial null) on a fresh flash file, twice: the
+    # first boot creates and formats the file, the second mounts it. The node never
+    # exits; QEMU is stopped by the timeout.
+    flash_file=target/qemu-out/node-smoke.flash
+    rm -f "$flash_file"
+    for boot in first second; do
+        out="target/qemu-out/node-smoke-$boot.txt"
+        timeout --kill-after=2 3 qemu-system-arm -cpu cortex-m4 -machine mps2-an386 -nographic \
+            -monitor none -icount shift=0 \
+            -semihosting-config "enable=on,target=native,arg=$flash_file" \
+            -serial null -kernel "$node_elf" >"$out" 2>"$out.stderr" || true
+        if grep -Eq '^device [0-9a-f]{64} up: 0 authors, 0 blocks mounted, torn tail no$' "$out"; then
+            pass "node (mps2-an386): $boot boot: $(grep '^flash: ' "$out" | sed 's|^flash: [^:]*: ||')"
+        else
+            fail "node (mps2-an386): $boot boot printed no 'device ... up:' line"
+            cat "$out" "$out.stderr"
+        fi
+    done
+    grep '^ *~' target/qemu-out/node-smoke-first.txt || true
+else
+    fail "node (mps2-an386): build"
+fi
+
+echo "== device node: nrf52840 (build only: CI has no board)"
+if cargo build --release --quiet --target thumbv7em-none-eabihf --no-default-features --features nrf52840,node; then
+    pass "node (nrf52840): builds ($(sizes_of target/thumbv7em-none-eabihf/release/glitter-firmware))"
+else
+    fail "node (nrf52840): build"
 fi
 
 echo "firmware: $passed passed, $failed failed"

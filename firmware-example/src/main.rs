@@ -13,8 +13,12 @@
 //! | `mps2-an386` | QEMU mps2-an386, Cortex-M4F | `thumbv7em-none-eabihf` |
 //! | `nrf52840` | nRF52840 board, via probe-rs | `thumbv7em-none-eabihf` |
 //!
+//! With feature `node` (on `mps2-an386` or `nrf52840`), `main` runs a device node
+//! instead (`src/node/`): it replicates chains with a host over a serial link.
+//!
 //! The firmware holds no logic of its own: all of glitter is `glitter_core`. This
-//! crate is the wiring (memory, console, clock, flash, exit status) and the story.
+//! crate is the wiring (memory, console, clock, flash, exit status), the story and
+//! the node's loop.
 #![no_std]
 #![no_main]
 
@@ -25,17 +29,37 @@ compile_error!("select a machine feature: lm3s6965 (default), mps2-an386 or nrf5
 // this crate names it.
 use cortex_m as _;
 
+// The board's console: defmt's global logger over RTT.
+#[cfg(feature = "nrf52840")]
+use defmt_rtt as _;
+
 mod console;
 mod meter;
+#[cfg(feature = "node")]
+mod node;
 mod platform;
 mod stack;
+#[cfg(not(feature = "node"))]
 mod story;
+#[cfg(not(feature = "node"))]
 mod vectors;
-#[cfg(feature = "zk")]
+#[cfg(all(feature = "zk", not(feature = "node")))]
 mod zk_step;
 
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 
+/// The device node (feature `node`): replicates chains over the serial link, forever.
+#[cfg(feature = "node")]
+#[entry]
+fn main() -> ! {
+    // The node's large state (its sync state, the link buffers and, under QEMU, the
+    // flash image) in static RAM, lent to it (cortex-m-rt's `static mut` idiom).
+    static mut MEMORY: node::Memory = node::Memory::new();
+    node::run(MEMORY)
+}
+
+/// The story: every step, then exit with its verdict.
+#[cfg(not(feature = "node"))]
 #[entry]
 fn main() -> ! {
     // Big buffers live in static RAM (`static mut` at the top of `#[entry]` is

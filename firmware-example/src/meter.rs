@@ -68,11 +68,53 @@ impl Meter {
         let start = now();
         let result = f();
         let raw = u64::from(elapsed(start));
+        (result, self.units(raw))
+    }
+
+    /// `raw` counter ticks in [`UNIT`].
+    fn units(&self, raw: u64) -> u64 {
         #[cfg(feature = "qemu")]
-        let cost = (raw * self.instructions_per_64ki_ticks) >> 16;
+        {
+            // In two halves, so that no product overflows however long the total.
+            let r = self.instructions_per_64ki_ticks;
+            (raw >> 16) * r + (((raw & 0xffff) * r) >> 16)
+        }
         #[cfg(feature = "nrf52840")]
-        let cost = raw;
-        (result, cost)
+        raw
+    }
+}
+
+/// A monotonic clock in [`UNIT`]s since it started, for the device node: the meter's
+/// counter (SysTick under QEMU, CYCCNT on the board), accumulated into 64 bits.
+///
+/// [`Clock::units`] must be called at least once per counter wrap, 2^24 SysTick ticks
+/// (over 600 million instructions) under QEMU or 2^32 cycles (67 s at 64 MHz) on the
+/// board; the node's loop reads it after every message, and no step of it comes near
+/// (the costliest, a block's verification or an own append, takes a few million).
+#[cfg(feature = "node")]
+pub struct Clock {
+    /// The raw counter at the last reading.
+    last: u32,
+    /// Raw ticks accumulated since the start.
+    ticks: u64,
+}
+
+#[cfg(feature = "node")]
+impl Clock {
+    /// A clock at zero, from now.
+    pub fn start() -> Clock {
+        Clock {
+            last: now(),
+            ticks: 0,
+        }
+    }
+
+    /// [`UNIT`]s since [`Clock::start`].
+    pub fn units(&mut self, meter: &Meter) -> u64 {
+        let raw = now();
+        self.ticks += u64::from(between(self.last, raw));
+        self.last = raw;
+        meter.units(self.ticks)
     }
 }
 
@@ -85,7 +127,13 @@ fn now() -> u32 {
 /// Ticks since `start` (SysTick counts down and wraps at 24 bits).
 #[cfg(feature = "qemu")]
 fn elapsed(start: u32) -> u32 {
-    start.wrapping_sub(now()) & 0x00ff_ffff
+    between(start, now())
+}
+
+/// Ticks from reading `start` to reading `end` (within one wrap).
+#[cfg(feature = "qemu")]
+fn between(start: u32, end: u32) -> u32 {
+    start.wrapping_sub(end) & 0x00ff_ffff
 }
 
 /// The raw counter now.
@@ -97,7 +145,13 @@ fn now() -> u32 {
 /// Cycles since `start` (CYCCNT counts up and wraps at 32 bits).
 #[cfg(feature = "nrf52840")]
 fn elapsed(start: u32) -> u32 {
-    now().wrapping_sub(start)
+    between(start, now())
+}
+
+/// Cycles from reading `start` to reading `end` (within one wrap).
+#[cfg(feature = "nrf52840")]
+fn between(start: u32, end: u32) -> u32 {
+    end.wrapping_sub(start)
 }
 
 /// Executes exactly `2 * loops` instructions.

@@ -1,28 +1,38 @@
-//! The nRF52840 board: RTT console, DWT cycle meter, the NVMC as NOR flash over the
-//! `LOG` region of `memory/nrf52840.x`, and the hardware RNG.
+//! The nRF52840 board: defmt console over RTT, DWT cycle meter, the NVMC as NOR flash
+//! over the `LOG` region of `memory/nrf52840.x`, and the hardware RNG.
 //!
-//! Run it with probe-rs (`cargo flash-nrf`): probe-rs shows the RTT text and ends
-//! when the firmware's semihosting exit request arrives.
+//! The device node (feature `node`) wires its own board in `src/node/nrf52840.rs` and
+//! uses only the exit status and the machine's name from here.
+//!
+//! Run it with probe-rs (`cargo flash-nrf`): probe-rs decodes and shows the defmt
+//! records and ends when the firmware's semihosting exit request arrives.
 
 use cortex_m_semihosting::debug;
+#[cfg(not(feature = "node"))]
 use nrf52840_hal::nvmc::Nvmc;
+#[cfg(not(feature = "node"))]
 use nrf52840_hal::pac;
+#[cfg(not(feature = "node"))]
 use nrf52840_hal::rng::Rng;
 
+#[cfg(not(feature = "node"))]
 use crate::meter::Meter;
 
 /// What the story prints as the machine.
 pub const MACHINE: &str = "nRF52840 (Cortex-M4F, 64 MHz)";
 
+#[cfg(not(feature = "node"))]
 unsafe extern "C" {
     static mut __glitter_log_start: u32;
     static __glitter_log_end: u32;
 }
 
 /// The chain log's flash: the NVMC over the `LOG` region.
+#[cfg(not(feature = "node"))]
 pub type Flash = Nvmc<pac::NVMC>;
 
 /// The peripherals the story uses.
+#[cfg(not(feature = "node"))]
 pub struct Board {
     /// Cycle counter.
     pub meter: Meter,
@@ -33,15 +43,15 @@ pub struct Board {
     pub rng: Rng,
 }
 
+#[cfg(not(feature = "node"))]
 impl Board {
-    /// Starts RTT, the cycle counter, the NVMC over the log region and the RNG.
+    /// Starts the cycle counter, the NVMC over the log region and the RNG. (The defmt
+    /// RTT logger needs no start: `defmt-rtt` sets its channel up on first use, and
+    /// probe-rs switches it to blocking when it attaches.)
     ///
     /// # Panics
     /// If called twice (the peripherals are taken once).
     pub fn init() -> Board {
-        // Block rather than drop text when the host is slow to read: the firmware is
-        // meant to run under probe-rs, which drains the channel.
-        rtt_target::rtt_init_print!(rtt_target::ChannelMode::BlockIfFull, 1024);
         let core = cortex_m::Peripherals::take().expect("Board::init runs once");
         let device = pac::Peripherals::take().expect("Board::init runs once");
         Board {
@@ -54,6 +64,7 @@ impl Board {
 
 /// A fresh seed from the hardware RNG: what a real device does on first boot to
 /// create its owner's identity.
+#[cfg(not(feature = "node"))]
 pub fn fresh_seed(board: &mut Board) -> [u8; 32] {
     let mut seed = [0u8; 32];
     board.rng.random(&mut seed);
@@ -61,6 +72,7 @@ pub fn fresh_seed(board: &mut Board) -> [u8; 32] {
 }
 
 /// The flash pages reserved for the chain log by the linker script.
+#[cfg(not(feature = "node"))]
 fn log_region() -> &'static mut [u8] {
     let start = core::ptr::addr_of_mut!(__glitter_log_start).cast::<u8>();
     let end = core::ptr::addr_of!(__glitter_log_end) as usize;

@@ -1,20 +1,27 @@
 //! QEMU machines: semihosting console and exit status, SysTick meter under
-//! `-icount`, and a RAM-backed NOR flash (QEMU emulates no flash writes).
+//! `-icount`, and the story's RAM-backed NOR flash (QEMU emulates no flash writes).
+//! The device node (feature `node`) wires its own machine in `src/node/qemu.rs` and
+//! uses only the exit status and the machine's name from here.
 
+#[cfg(not(feature = "node"))]
 use core::mem::MaybeUninit;
 
 use cortex_m_semihosting::debug;
+#[cfg(not(feature = "node"))]
 use glitter_core::store::RamNorFlash;
 
+#[cfg(not(feature = "node"))]
 use crate::meter::Meter;
 
 /// Pages (4 KiB each) of the RAM-backed NOR flash the chain log lives on. Each costs
 /// 4,232 bytes of static RAM (data plus the "written" bitmap); four hold the story's
 /// two chains with room to spare, inside lm3s6965evb's 48 KiB RAM budget.
+#[cfg(not(feature = "node"))]
 pub const FLASH_PAGES: usize = 4;
 
 /// The chain log's flash: strict NOR rules and power-cut injection, in RAM (QEMU
 /// emulates no flash writes).
+#[cfg(not(feature = "node"))]
 pub type Flash = RamNorFlash<FLASH_PAGES>;
 
 /// What the story prints as the machine.
@@ -25,6 +32,7 @@ pub const MACHINE: &str = "QEMU lm3s6965evb (Cortex-M3)";
 pub const MACHINE: &str = "QEMU mps2-an386 (Cortex-M4F)";
 
 /// The peripherals the story uses.
+#[cfg(not(feature = "node"))]
 pub struct Board {
     /// Instruction counter.
     pub meter: Meter,
@@ -32,6 +40,7 @@ pub struct Board {
     pub flash: &'static mut Flash,
 }
 
+#[cfg(not(feature = "node"))]
 impl Board {
     /// Takes the core peripherals and starts the meter.
     ///
@@ -55,6 +64,7 @@ impl Board {
 /// `RamNorFlash::new` has no in-place form.
 ///
 /// Call it once: it hands out a `&'static mut`.
+#[cfg(not(feature = "node"))]
 fn erased_flash() -> &'static mut Flash {
     #[unsafe(link_section = ".uninit.glitter_flash")]
     static mut FLASH: MaybeUninit<Flash> = MaybeUninit::uninit();
