@@ -6,7 +6,8 @@
 # (namespaces, TUN devices); CI runs as root.
 # Runs: fmt and clippy checks, rustdoc, all host tests, every fuzz target for 10 s
 # (docs/FUZZING.md), the no_std builds of core for thumbv7m (with and without defmt),
-# and the firmware under QEMU (when present).
+# the firmware under QEMU (when present), and the device node end to end (QEMU
+# firmware bridged by `glitter node --device` into a libp2p network).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -72,6 +73,14 @@ ok
 if [ -x firmware-example/run-qemu.sh ] || [ -f firmware-example/run-qemu.sh ]; then
   step "firmware: QEMU runs, sizes, board build"
   bash firmware-example/run-qemu.sh
+  ok
+
+  # The device node (built above) on the network: QEMU firmware <-> serial socket <->
+  # `glitter node --device` <-> libp2p <-> another node; a power cut mid-sync; hostile
+  # frames on the line (host-sim/cli/tests/device_qemu.rs).
+  step "device node end to end: QEMU firmware bridged into a libp2p network"
+  GLITTER_DEVICE_ELF="$PWD/firmware-example/target/qemu-out/glitter-node-mps2-an386.elf" \
+    cargo test -p glitter --test device_qemu -- --ignored --nocapture
   ok
 fi
 
