@@ -187,6 +187,21 @@ pub enum NodeError {
     /// The OS has no randomness.
     #[error(transparent)]
     Randomness(#[from] glitter_host::os::NoRandomness),
+    /// More `--device` links than the node keeps.
+    #[error("{count} devices given: a node takes at most {max}")]
+    TooManyDevices {
+        /// How many were given.
+        count: usize,
+        /// [`crate::runtime::DEVICES_MAX`].
+        max: usize,
+    },
+    /// The node cannot replicate every `--device-follow` author (its follow table is
+    /// full).
+    #[error("cannot replicate {author} for the devices: the follow table is full")]
+    DeviceFollowFull {
+        /// The author that did not fit.
+        author: glitter_core::sig::PublicKey,
+    },
     /// A signal cannot be watched.
     #[error("cannot watch {signal}")]
     Signal {

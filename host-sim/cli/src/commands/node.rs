@@ -4,10 +4,11 @@
 use crate::commands::account::AccountCommand;
 use anyhow::Result;
 use clap::{Args, Subcommand, ValueEnum};
+use glitter_core::sig::PublicKey;
 use glitter_host::account::Action;
 use glitter_host::backup::{CustodyPolicy, CustodyQuota};
 use glitter_net::control::{Request, control_call};
-use glitter_net::runtime;
+use glitter_net::runtime::{self, DeviceSpec};
 use libp2p::Multiaddr;
 use std::path::Path;
 
@@ -83,6 +84,21 @@ pub struct RunArgs {
           value_parser = clap::value_parser!(u32).range(1..))]
     pub max_conns_per_ip: u32,
 
+    /// A microcontroller running glitter, taken as a peer over its serial link
+    /// (repeatable, at most 16). `tcp:HOST:PORT` connects to a TCP server that carries
+    /// the device's serial port, such as QEMU's `-chardev socket,...,server=on`;
+    /// `serial:PATH[@BAUD]` opens a serial port, e.g. serial:/dev/ttyACM0 (115200 baud
+    /// unless given). The node reconnects every second while the link is down. Each
+    /// device that says hello is registered as a peer under its key: the node stores
+    /// and announces the device's chain, and sends it the chains it follows.
+    #[arg(long, value_name = "SPEC")]
+    pub device: Vec<DeviceSpec>,
+
+    /// An author every device is told to follow (repeatable; 64 hex digits). The node
+    /// replicates the author too, so it can pass the chain on. Writes no Follow block.
+    #[arg(long, value_name = "AUTHOR", value_parser = parse_author)]
+    pub device_follow: Vec<PublicKey>,
+
     /// TEST ONLY: behave as an adversary (publish malformed and inflated heads, answer
     /// wants with forged blocks). Used by the bad-peer tests.
     #[arg(long, hide = true)]
@@ -97,6 +113,19 @@ pub struct RunArgs {
     /// tick and never answer a want. Used by the fake-heads test.
     #[arg(long, hide = true)]
     pub fake_heads: bool,
+}
+
+/// An author key argument (`--device-follow`).
+fn parse_author(s: &str) -> Result<PublicKey, String> {
+    glitter_host::account::author_arg(s).map_err(|e| {
+        let mut line = e.to_string();
+        let mut source = std::error::Error::source(&e);
+        while let Some(s) = source {
+            line.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        line
+    })
 }
 
 /// `--custody-policy`.
@@ -283,6 +312,8 @@ pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
             total: a.custody_total_quota,
         },
         max_conns_per_ip: a.max_conns_per_ip,
+        devices: a.device,
+        device_follow: a.device_follow,
     };
     runtime::run(opts, data_dir)?;
     Ok(())

@@ -352,7 +352,8 @@ impl Runtime {
             "peers": self.node.peer_count(),
         });
         let per_ip = self.swarm.behaviour().ip_limits.stats();
-        let lines = vec![
+        let (device_lines, devices) = self.devices_status();
+        let mut lines = vec![
             format!("author   {me}"),
             format!("peer id  {}", self.swarm.local_peer_id()),
             format!(
@@ -403,6 +404,7 @@ impl Runtime {
                     .unwrap_or_default()
             ),
         ];
+        lines.extend(device_lines);
         Response::ok(
             lines,
             serde_json::json!({
@@ -425,6 +427,7 @@ impl Runtime {
                 "quota_refused": self.node.store_ref().quota_refused,
                 "fetch_refused": self.backup.fetch_refused,
                 "prompts_suppressed": self.backup.prompts_suppressed,
+                "devices": devices,
             }),
         )
     }
@@ -453,8 +456,12 @@ impl Runtime {
             let score = self.node.peer_score(id);
             let banned = self.node.is_banned(id, now);
             let gossip = self.swarm.behaviour().gossipsub.peer_score(&pid);
-            let connected = self.connected.contains(&pid);
-            let author = self.backup.author_of(&pid);
+            // A device's row: its key, and its link's state.
+            let device = self.devices.by_peer(&pid);
+            let connected = device.map_or(self.connected.contains(&pid), |d| d.connected);
+            let author = device
+                .and_then(|d| d.key)
+                .or_else(|| self.backup.author_of(&pid));
             lines.push(format!(
                 "{pid} author {} core#{id} score {} gossipsub {} {}{}",
                 author.map_or("?".to_string(), |a| a.to_string()),
@@ -477,6 +484,7 @@ impl Runtime {
                 "connected": connected,
                 "gossip_subscribed": subscribed.contains(&pid),
                 "gossip_mesh": mesh.contains(&pid),
+                "device": device.map(|d| d.spec.to_string()),
             }));
         }
         Response::ok(lines, serde_json::Value::Array(rows))

@@ -24,7 +24,8 @@
 //! address), `own` (the store and the node's own chain), `replicate` (routing the
 //! core's messages, gossip and sync requests),
 //! `control` (the control socket and its requests), `custody` (backup and restore on
-//! `/glitter/backup/1`, the custodian's consent and quotas) and `adversary` (the
+//! `/glitter/backup/1`, the custodian's consent and quotas), `device` (the host bridge:
+//! microcontroller devices as peers over a serial link, `--device`) and `adversary` (the
 //! test-only `--evil` and `--equivocate` modes, reached only through the `adversary`
 //! field).
 //!
@@ -33,6 +34,7 @@
 mod adversary;
 mod control;
 mod custody;
+mod device;
 mod fetch;
 mod ip_limits;
 mod own;
@@ -40,6 +42,10 @@ mod peers;
 mod replicate;
 mod swarm;
 
+pub use device::{
+    DEVICE_QUEUE_FRAMES, DEVICE_RETRY_MS, DEVICES_MAX, DeviceSpec, DeviceSpecError,
+    EVENTS_QUEUE as DEVICE_EVENTS_QUEUE, SERIAL_BAUD_DEFAULT,
+};
 pub use ip_limits::{CONNECTIONS_PER_IP_DEFAULT, IpLimitStats, PerIpExceeded, counted_ip};
 pub use swarm::{LIBP2P_KEY_DOMAIN, libp2p_keypair};
 
@@ -92,10 +98,13 @@ const OUTBOX_MAX: usize = 256;
 /// peer; measured in the lab (`heal6`), 2 s left the nodes about a second longer apart.
 const REDIAL_MS: u64 = 1_000;
 
-/// The core node as this process runs it: 64 peers, 256 replicated authors, 512 wants
-/// in flight, 8 fork proofs, 512 parked blocks (room for a full [`WANT_WINDOW`] of
-/// answers arriving out of order).
-pub type CoreNode = Node<FlashStore, Ed25519Check, 64, 256, 512, 8, 512>;
+/// How many authors the node replicates (its own included).
+pub const AUTHORS_MAX: usize = 256;
+
+/// The core node as this process runs it: 64 peers, [`AUTHORS_MAX`] replicated
+/// authors, 512 wants in flight, 8 fork proofs, 512 parked blocks (room for a full
+/// [`WANT_WINDOW`] of answers arriving out of order).
+pub type CoreNode = Node<FlashStore, Ed25519Check, 64, AUTHORS_MAX, 512, 8, 512>;
 
 /// Most wants in flight to one peer for one author ([`Config::want_window`]): 32 wants
 /// of 16 blocks keep up to 512 blocks in flight per peer, about 130 KB of short posts
@@ -136,6 +145,12 @@ pub struct Options {
     /// Most inbound connections from one IP address (an IPv6 /64), in their handshake
     /// or established ([`CONNECTIONS_PER_IP_DEFAULT`] by default).
     pub max_conns_per_ip: u32,
+    /// Microcontroller devices taken as peers over a serial link (at most
+    /// [`DEVICES_MAX`]).
+    pub devices: Vec<DeviceSpec>,
+    /// Authors every device is told to follow; the node replicates them too, to serve
+    /// them.
+    pub device_follow: Vec<PublicKey>,
 }
 
 /// Transport-level counters (the core has its own).
@@ -190,6 +205,8 @@ struct Runtime {
     held: Vec<replicate::Held>,
     /// A commit failed while answering a control request: the loop stops with it.
     fatal: Option<std::io::Error>,
+    /// The devices of `--device`.
+    devices: device::Devices,
 }
 
 /// Runs a node on `data_dir` until SIGINT, SIGTERM or a `stop` request.
@@ -251,6 +268,11 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
     };
     let mut node = Box::new(CoreNode::new(keys.public(), store, Ed25519Check, config));
     let follows = own::replay_follows(&mut node, &keys.public())?;
+    for author in &opts.device_follow {
+        if !node.follow(*author) {
+            return Err(NodeError::DeviceFollowFull { author: *author });
+        }
+    }
     let key = libp2p_keypair(&keys)?;
     let topic = IdentTopic::new(HEADS_TOPIC);
     let mut swarm = swarm::build_swarm(key, &topic, opts.mdns, opts.max_conns_per_ip)?;
@@ -268,6 +290,12 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         })?;
     }
     let (sock, mut ctl_rx) = control::listen(data_dir)?;
+    let (devices, mut dev_rx) = device::Devices::start(
+        &opts.devices,
+        std::mem::take(&mut opts.device_follow),
+        keys.public(),
+        AUTHORS_MAX as u16,
+    )?;
     let seed = os::random32()?;
     let mut rt = Runtime {
         swarm,
@@ -293,6 +321,7 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         adversary: Adversary::from_flags(opts.evil, opts.equivocate, opts.fake_heads),
         held: Vec::new(),
         fatal: None,
+        devices,
     };
     let hello = format!(
         "glitter node {} (peer id {})",
@@ -329,6 +358,19 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
                 }
             }
             Some((req, reply)) = ctl_rx.recv() => rt.on_control_msg(req, reply),
+            Some(ev) = dev_rx.recv() => {
+                rt.on_device_event(ev);
+                // As for swarm events: frames already received are one batch.
+                for _ in 0..replicate::EVENTS_PER_COMMIT_MAX {
+                    if !rt.node.store_ref().has_staged() {
+                        break;
+                    }
+                    match dev_rx.try_recv() {
+                        Ok(ev) => rt.on_device_event(ev),
+                        Err(_) => break,
+                    }
+                }
+            }
             _ = tick.tick() => rt.on_tick(),
             _ = redial.tick() => {
                 rt.redial();
@@ -413,12 +455,24 @@ impl Runtime {
     }
 
     /// Announces our heads now (at a tick, or after a local append instead of at the
-    /// next tick).
+    /// next tick): on gossipsub, and to every attached device.
     fn announce(&mut self) {
         let now = self.now_ms();
         let mut out = VecOutbox::new(OUTBOX_MAX);
         self.node.tick(now, &mut self.rng, &mut out);
-        self.route(out, None);
+        // The tick picks one peer for its heads. Devices get theirs at every tick
+        // anyway (`device_tick`), so heads it picked a device for are published for
+        // the libp2p peers instead.
+        let mut rest = VecOutbox::new(OUTBOX_MAX);
+        for (to, bytes) in out.messages {
+            if self.devices.of(to).is_some() && swarm::is_heads(&bytes) {
+                self.publish(bytes);
+            } else {
+                rest.messages.push((to, bytes));
+            }
+        }
+        self.route(rest, None);
+        self.device_tick();
     }
 
     fn on_tick(&mut self) {

@@ -23,6 +23,8 @@ pub(super) enum Held {
     Publish(Vec<u8>),
     /// The answer to a peer's request.
     Response(ResponseChannel<Vec<Vec<u8>>>, Vec<Vec<u8>>),
+    /// A message for the device attached with this core id (sent over its link).
+    Device(CorePeer, Vec<u8>),
 }
 
 /// Most swarm events handled in one batch before its blocks are committed: a burst of
@@ -40,12 +42,15 @@ impl Runtime {
         }
     }
 
-    /// Sends what the core emitted. Messages for `reply_to` (except heads) are
-    /// returned as the response to its request.
+    /// Sends what the core emitted. Messages for an attached device go over its link;
+    /// messages for `reply_to` (except heads) are returned as the response to its
+    /// request.
     pub(super) fn route(&mut self, out: VecOutbox, reply_to: Option<CorePeer>) -> Vec<Vec<u8>> {
         let mut response = Vec::new();
         for (to, bytes) in out.messages {
-            if is_heads(&bytes) {
+            if let Some(i) = self.devices.of(to) {
+                self.route_to_device(i, to, bytes);
+            } else if is_heads(&bytes) {
                 self.publish(bytes);
             } else if Some(to) == reply_to {
                 if response.len() < RESPONSE_MESSAGES_MAX {
@@ -60,7 +65,7 @@ impl Runtime {
 
     /// True while messages must wait for a commit: blocks are staged, or earlier
     /// messages wait (order is kept).
-    fn holding(&self) -> bool {
+    pub(super) fn holding(&self) -> bool {
         !self.held.is_empty() || self.node.store_ref().has_staged()
     }
 
@@ -88,6 +93,7 @@ impl Runtime {
                         .sync
                         .send_response(channel, response);
                 }
+                Held::Device(to, bytes) => self.release_to_device(to, &bytes),
             }
         }
         Ok(())
