@@ -198,7 +198,7 @@ fn relay(listen: TcpListener, qemu_port: u16, injected: Arc<AtomicU64>, on: Arc<
                 }
                 if buf[n - 1] == 0 {
                     boundaries += 1;
-                    if *on.lock().expect("lock") && boundaries % INJECT_EVERY == 0 {
+                    if *on.lock().expect("lock") && boundaries.is_multiple_of(INJECT_EVERY) {
                         let k = injected.fetch_add(1, Ordering::SeqCst);
                         if q_tx.write_all(&hostile(k)).is_err() {
                             break;
