@@ -16,7 +16,7 @@
 //! towards the device: the device drops and counts each one and keeps syncing.
 //!
 //! It needs the firmware and QEMU, so it is `#[ignore]`d in the workspace run;
-//! `firmware-example/run-qemu.sh` builds the ELF and runs it with
+//! `firmware-example/run-qemu.sh` builds the ELF, then `.ci/test-all.sh` runs it with
 //! `GLITTER_DEVICE_ELF=... cargo test -p glitter --test device_qemu -- --ignored`.
 
 mod net_common;
@@ -234,11 +234,11 @@ fn free_port() -> u16 {
 }
 
 #[test]
-#[ignore = "needs the device firmware and QEMU: run by firmware-example/run-qemu.sh"]
+#[ignore = "needs the device firmware and QEMU: .ci/test-all.sh runs it after run-qemu.sh builds the firmware"]
 fn a_qemu_device_replicates_through_a_bridge_and_survives_a_power_cut() {
     let elf = PathBuf::from(
         std::env::var("GLITTER_DEVICE_ELF")
-            .expect("GLITTER_DEVICE_ELF: the mps2-an386 node firmware (run-qemu.sh sets it)"),
+            .expect("GLITTER_DEVICE_ELF: the mps2-an386 node firmware (.ci/test-all.sh sets it)"),
     );
     assert!(elf.is_file(), "no firmware at {}", elf.display());
     let dir = tempfile::tempdir().expect("tempdir");
