@@ -118,6 +118,20 @@ pub enum ZkError {
         /// The bound.
         max: usize,
     },
+    /// The members of a one-out-of-many set are not in strictly increasing byte
+    /// order (equal neighbours are [`ZkError::DuplicateMember`]).
+    MemberOrder {
+        /// The position of the first member not above its predecessor.
+        index: usize,
+    },
+    /// A point in a proof is not a canonical encoding, is of small order, or has a
+    /// small-order component.
+    ProofPoint {
+        /// Its position in the proof, counted in 32-byte fields.
+        index: usize,
+    },
+    /// Hashing to the curve failed (a 2⁻¹²⁸ event).
+    HashToPoint,
 }
 
 impl core::fmt::Display for ZkError {
@@ -180,6 +194,13 @@ impl core::fmt::Display for ZkError {
             ZkError::ClaimFieldTooLong { len, max } => {
                 write!(f, "claim field of {len} bytes exceeds the bound {max}")
             }
+            ZkError::MemberOrder { index } => {
+                write!(f, "member {index} is not above the member before it")
+            }
+            ZkError::ProofPoint { index } => {
+                write!(f, "proof field {index} is not a valid prime-order point")
+            }
+            ZkError::HashToPoint => f.write_str("hashing to the curve failed"),
         }
     }
 }
@@ -213,6 +234,9 @@ impl ZkError {
             ZkError::NotAClaim(_) => "not-a-claim",
             ZkError::Unsupported => "unsupported",
             ZkError::ClaimFieldTooLong { .. } => "claim-field-too-long",
+            ZkError::MemberOrder { .. } => "member-order",
+            ZkError::ProofPoint { .. } => "proof-point",
+            ZkError::HashToPoint => "hash-to-point",
         }
     }
 }

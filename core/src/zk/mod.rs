@@ -81,6 +81,7 @@ mod claim;
 mod dalek;
 mod error;
 mod group;
+pub mod oom;
 mod placeholder;
 mod transcript;
 
