@@ -21,6 +21,7 @@ pub mod os;
 pub mod outbox;
 pub mod passphrase;
 pub mod salvage;
+pub mod timeline;
 pub mod verify;
 
 /// Where library code sends lines meant for a person (progress, prompts, events).

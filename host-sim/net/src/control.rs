@@ -126,8 +126,59 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "std::ops::Not::not")]
         delete: bool,
     },
+    /// A page of the timeline of the node's own and followed authors, newest first,
+    /// replies threaded ([`crate::views::TimelineData`]).
+    Timeline {
+        /// Continue after this cursor (from the previous page's `next`).
+        #[serde(default)]
+        before: Option<String>,
+        /// Top-level posts on the page (default 50, at most 200).
+        #[serde(default)]
+        limit: Option<u32>,
+    },
+    /// One stored post, without replies ([`crate::views::PostData`]).
+    ShowPost {
+        /// The author's key, 64 hex digits.
+        author: String,
+        /// The post's seq.
+        seq: u64,
+    },
+    /// The node's own key, profile and follows ([`crate::views::AccountData`]).
+    Account,
+    /// One author: chain length, head, the stored chain verified again, fork proofs,
+    /// witnesses ([`crate::views::AuthorData`]).
+    Author {
+        /// The author's key, 64 hex digits.
+        author: String,
+    },
+    /// The claims on stored chains, each verified ([`crate::views::ClaimData`] list).
+    Claims,
+    /// Publishes a zero-knowledge claim on the node's chain.
+    Claim {
+        /// What is claimed.
+        kind: ClaimKind,
+        /// For a ring claim: the ring's keys (64 hex digits each; the node's own key
+        /// is added if missing).
+        #[serde(default)]
+        members: Vec<String>,
+        /// Who asks and what for (at most 32 bytes).
+        context: String,
+        /// The claim's message (at most 32 bytes).
+        #[serde(default)]
+        message: String,
+    },
     /// Shuts the node down gracefully.
     Stop,
+}
+
+/// The statement of a [`Request::Claim`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimKind {
+    /// "I know the secret key of this chain."
+    Key,
+    /// "I know the secret key of one of these members" (which one stays hidden).
+    Ring,
 }
 
 impl From<Action> for Request {

@@ -104,6 +104,9 @@ pub enum NodeError {
     /// The tokio runtime could not be built.
     #[error("cannot start the tokio runtime")]
     Tokio(#[source] std::io::Error),
+    /// The web app (`--web`) could not start.
+    #[error("web app")]
+    Web(#[source] BoxError),
     /// The data directory, its identity or its flash image failed (a host error).
     #[error("{what}")]
     Host {
@@ -251,6 +254,17 @@ pub enum RequestError {
     /// The core's follow table has no room.
     #[error("the follow table is full")]
     FollowTableFull,
+    /// `show_post` of a block that is not a stored post.
+    #[error("no post {author}:{seq} is stored")]
+    NoSuchPost {
+        /// The author.
+        author: PublicKey,
+        /// The seq.
+        seq: u64,
+    },
+    /// A claim could not be proven (a bad ring, a context or message too long).
+    #[error("claim")]
+    Claim(#[source] glitter_core::zk::ZkError),
     /// `post_many` over its bound.
     #[error("post_many: at most {max} posts at once")]
     TooManyPosts {

@@ -28,6 +28,7 @@ pub mod restore_net;
 pub mod runtime;
 pub mod store;
 pub mod transport;
+pub mod views;
 
 use std::path::Path;
 

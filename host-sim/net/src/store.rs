@@ -60,7 +60,15 @@ pub struct FlashStore {
     pub quota: Quota,
     /// Other authors' blocks refused by the quota or the reserve.
     pub quota_refused: u64,
+    /// Whether appends are recorded in `appended` (for live updates).
+    pub watch_appends: bool,
+    /// Blocks appended since the runtime last took them (author, seq, kind), at most
+    /// [`APPENDED_MAX`]; the rest of a larger batch is not recorded.
+    pub appended: Vec<(PublicKey, u64, glitter_core::wire::header::BlockKind)>,
 }
+
+/// Most appends recorded between two takes of [`FlashStore::appended`].
+pub const APPENDED_MAX: usize = 4096;
 
 impl FlashStore {
     /// Wraps a mounted log.
@@ -75,6 +83,8 @@ impl FlashStore {
             me: None,
             quota: Quota::default(),
             quota_refused: 0,
+            watch_appends: false,
+            appended: Vec::new(),
         }
     }
 
@@ -179,6 +189,9 @@ impl SyncStore for FlashStore {
         match BlockLog::append(&mut *self.log, header, payload) {
             Ok(()) => {
                 self.unrecorded += 1;
+                if self.watch_appends && self.appended.len() < APPENDED_MAX {
+                    self.appended.push((header.author, header.seq, header.kind));
+                }
                 Ok(())
             }
             Err(e) => {

@@ -99,6 +99,13 @@ pub struct RunArgs {
     #[arg(long, value_name = "AUTHOR", value_parser = parse_author)]
     pub device_follow: Vec<PublicKey>,
 
+    /// Serve the web app on this loopback address, e.g. 127.0.0.1:8080 (port 0 picks
+    /// one). The node prints a link with a fresh access token (also written to
+    /// `<data-dir>/node.json` as `web_url`); opening it logs the browser in. See
+    /// docs/WEB.md.
+    #[arg(long, value_name = "ADDR")]
+    pub web: Option<std::net::SocketAddr>,
+
     /// TEST ONLY: behave as an adversary (publish malformed and inflated heads, answer
     /// wants with forged blocks). Used by the bad-peer tests.
     #[arg(long, hide = true)]
@@ -314,6 +321,7 @@ pub fn run(args: NodeArgs, data_dir: &Path) -> Result<()> {
         max_conns_per_ip: a.max_conns_per_ip,
         devices: a.device,
         device_follow: a.device_follow,
+        web: a.web.map(glitter_web::start).transpose()?,
     };
     runtime::run(opts, data_dir)?;
     Ok(())

@@ -27,10 +27,17 @@ const POST_MANY_MAX: u32 = 100_000;
 /// A request with the channel its answer goes back on.
 pub(super) type ControlMsg = (Request, oneshot::Sender<Response>);
 
+/// The socket's path, a sender for in-process requests, and the requests as they
+/// arrive.
+pub(super) type Listening = (
+    PathBuf,
+    mpsc::Sender<ControlMsg>,
+    mpsc::Receiver<ControlMsg>,
+);
+
 /// Creates the control socket of `data_dir` (mode 0600 from creation; a stale one is replaced: the
 /// caller holds the node lock) and accepts connections on it in the background.
-/// Returns the socket's path and the requests as they arrive.
-pub(super) fn listen(data_dir: &Path) -> Result<(PathBuf, mpsc::Receiver<ControlMsg>), NodeError> {
+pub(super) fn listen(data_dir: &Path) -> Result<Listening, NodeError> {
     let sock = socket_path(data_dir);
     let _ = std::fs::remove_file(&sock); // stale: we hold the lock, so no node uses it
     // The socket is created under umask 0177, so it is 0600 from the moment it
@@ -53,8 +60,8 @@ pub(super) fn listen(data_dir: &Path) -> Result<(PathBuf, mpsc::Receiver<Control
         }
     }
     let (tx, rx) = mpsc::channel::<ControlMsg>(64);
-    tokio::spawn(accept(listener, tx));
-    Ok((sock, rx))
+    tokio::spawn(accept(listener, tx.clone()));
+    Ok((sock, tx, rx))
 }
 
 async fn accept(listener: tokio::net::UnixListener, tx: mpsc::Sender<ControlMsg>) {
@@ -210,6 +217,17 @@ impl Runtime {
             Request::Custody => Ok(self.custody_list()),
             Request::CustodyAccept { owner } => self.custody_accept(&owner),
             Request::CustodyRevoke { owner, delete } => self.custody_revoke(&owner, delete),
+            Request::Timeline { before, limit } => self.timeline(before.as_deref(), limit),
+            Request::ShowPost { author, seq } => self.show_post(&author, seq),
+            Request::Account => Ok(self.account()),
+            Request::Author { author } => self.author(&author),
+            Request::Claims => Ok(self.claims()),
+            Request::Claim {
+                kind,
+                members,
+                context,
+                message,
+            } => self.publish_claim(kind, &members, &context, &message),
             Request::Stop => {
                 self.stop = true;
                 Ok(Response::ok(
@@ -499,6 +517,7 @@ impl Runtime {
             "listen": self.listen.iter().map(|a| a.to_string()).collect::<Vec<_>>(),
             "control": socket_path(&self.data_dir),
             "pid": std::process::id(),
+            "web_url": self.web_url,
         });
         let path = self.data_dir.join(INFO_NAME);
         if let Err(e) = write_atomic(&path, info.to_string().as_bytes(), false) {

@@ -36,16 +36,19 @@ mod control;
 mod custody;
 mod device;
 mod fetch;
+mod handle;
 mod ip_limits;
 mod own;
 mod peers;
 mod replicate;
 mod swarm;
+mod views;
 
 pub use device::{
     DEVICE_QUEUE_FRAMES, DEVICE_RETRY_MS, DEVICES_MAX, DeviceSpec, DeviceSpecError,
     EVENTS_QUEUE as DEVICE_EVENTS_QUEUE, SERIAL_BAUD_DEFAULT,
 };
+pub use handle::{BLOCK_EVENTS_QUEUE, NodeHandle, ServiceStart};
 pub use ip_limits::{CONNECTIONS_PER_IP_DEFAULT, IpLimitStats, PerIpExceeded, counted_ip};
 pub use swarm::{LIBP2P_KEY_DOMAIN, libp2p_keypair};
 
@@ -151,6 +154,8 @@ pub struct Options {
     /// Authors every device is told to follow; the node replicates them too, to serve
     /// them.
     pub device_follow: Vec<PublicKey>,
+    /// The web app (`--web`), started on the node's runtime once it is up.
+    pub web: Option<ServiceStart>,
 }
 
 /// Transport-level counters (the core has its own).
@@ -207,6 +212,12 @@ struct Runtime {
     fatal: Option<std::io::Error>,
     /// The devices of `--device`.
     devices: device::Devices,
+    /// The handle given to the web app, if one runs (its stored-block events).
+    handle: Option<NodeHandle>,
+    /// The web app's login URL.
+    web_url: Option<String>,
+    /// What the view requests remember (profiles).
+    views: views::ViewCache,
 }
 
 /// Runs a node on `data_dir` until SIGINT, SIGTERM or a `stop` request.
@@ -289,7 +300,7 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
             }
         })?;
     }
-    let (sock, mut ctl_rx) = control::listen(data_dir)?;
+    let (sock, ctl_tx, mut ctl_rx) = control::listen(data_dir)?;
     let (devices, mut dev_rx) = device::Devices::start(
         &opts.devices,
         std::mem::take(&mut opts.device_follow),
@@ -322,6 +333,9 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         held: Vec::new(),
         fatal: None,
         devices,
+        handle: None,
+        web_url: None,
+        views: views::ViewCache::default(),
     };
     let hello = format!(
         "glitter node {} (peer id {})",
@@ -329,6 +343,17 @@ async fn run_async(mut opts: Options, data_dir: &Path) -> Result<(), NodeError> 
         rt.swarm.local_peer_id()
     );
     rt.out.line(&hello);
+    if let Some(start) = opts.web.take() {
+        let handle = NodeHandle::new(ctl_tx.clone());
+        let url = start(handle.clone()).map_err(NodeError::Web)?;
+        rt.out.line(&format!(
+            "web: {url}   (open this link; it logs this browser in)"
+        ));
+        rt.node.store().watch_appends = true;
+        rt.handle = Some(handle);
+        rt.web_url = Some(url);
+    }
+    drop(ctl_tx);
     rt.start_custody();
     rt.redial();
     let mut tick = tokio::time::interval(Duration::from_millis(opts.tick_ms.max(10)));

@@ -81,6 +81,7 @@ impl Runtime {
         if let Err(source) = self.commit() {
             return Err(self.commit_error(source));
         }
+        self.tell_stored();
         // Bounded by what the batch emitted; nothing is staged now, so nothing is held
         // again.
         for held in std::mem::take(&mut self.held) {
