@@ -23,6 +23,7 @@ pub mod passphrase;
 pub mod salvage;
 pub mod timeline;
 pub mod verify;
+pub mod zk_oom;
 
 /// Where library code sends lines meant for a person (progress, prompts, events).
 /// Libraries never print: the binary passes a sink that writes to stdout, a test one

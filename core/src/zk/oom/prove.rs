@@ -55,9 +55,13 @@ impl ProverSession {
         let members = statement.members;
         check_members(members)?;
         let me = keys.public();
+        // A full scan without early exit (a binary search's path would time the
+        // position).
         let l = members
-            .binary_search_by(|k| k.0.cmp(&me.0))
-            .map_err(|_| ZkError::NotAMember)?;
+            .iter()
+            .enumerate()
+            .fold(None, |found, (i, k)| if *k == me { Some(i) } else { found })
+            .ok_or(ZkError::NotAMember)?;
         let pl = group::decode_key(&me, l)?;
         let secret = Secret::from_key_pair(keys);
         if !secret.fits(&pl) {

@@ -1,0 +1,86 @@
+//! One-out-of-many membership proofs on the host: prove and verify at n = 1,024 and
+//! 65,536 (with a tag; the constant-time prover at 65,536 timed once), preparing a set, and core's streaming verifier at n = 1,024
+//! for comparison. Prints the proof sizes.
+//!
+//! Run: `cargo bench -p glitter-host --bench zk_oom -- --warm-up-time 1 --measurement-time 5`.
+//! Record figures in docs/ZK.md ("One-out-of-many membership proofs").
+
+// criterion's macros generate undocumented items.
+#![allow(missing_docs)]
+
+use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
+use glitter_core::sig::{KeyPair, PublicKey};
+use glitter_core::zk::oom::OneOfManyProof;
+use glitter_core::zk::{Binding, Dalek, Proof, Verifier};
+use glitter_host::zk_oom::{PreparedMembers, prove, prove_vartime, verify};
+use rand_chacha::ChaCha20Rng;
+use rand_core::SeedableRng;
+use std::hint::black_box;
+use std::time::Instant;
+
+fn set(n: usize) -> (Vec<KeyPair>, Vec<PublicKey>) {
+    let mut pairs: Vec<KeyPair> = (0..n)
+        .map(|i| {
+            let mut seed = [0x42; 32];
+            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
+            KeyPair::from_seed(seed).unwrap()
+        })
+        .collect();
+    pairs.sort_by_key(|k| k.public());
+    let keys = pairs.iter().map(|k| k.public()).collect();
+    (pairs, keys)
+}
+
+fn one_of_many(c: &mut Criterion) {
+    let mut rng = ChaCha20Rng::seed_from_u64(7);
+    let binding = Binding::new(b"glitter/bench/oom", b"message");
+    for n in [1_024usize, 65_536] {
+        let (pairs, keys) = set(n);
+        let signer = &pairs[n / 3];
+        let members = PreparedMembers::new(&keys).unwrap();
+        for linkable in [false, true] {
+            let p = prove(&members, linkable, signer, &binding, &mut rng).unwrap();
+            println!(
+                "one-of-many n = {n}, linkable {linkable}: proof {} bytes (len_for {})",
+                p.encoded_len(),
+                OneOfManyProof::len_for(n, linkable)
+            );
+        }
+        let proof = prove(&members, true, signer, &binding, &mut rng).unwrap();
+
+        let mut g = c.benchmark_group("one_of_many");
+        g.sample_size(10);
+        if n <= 1_024 {
+            g.bench_function(BenchmarkId::new("host_prove_linkable", n), |b| {
+                b.iter(|| prove(&members, true, signer, &binding, &mut rng).unwrap())
+            });
+        } else {
+            // About 10 s here: one timed run instead of criterion's ten.
+            let start = Instant::now();
+            prove(&members, true, signer, &binding, &mut rng).unwrap();
+            println!(
+                "one_of_many/host_prove_linkable/{n}: one run {:.2} s",
+                start.elapsed().as_secs_f64()
+            );
+        }
+        g.bench_function(BenchmarkId::new("host_prove_vartime_linkable", n), |b| {
+            b.iter(|| prove_vartime(&members, true, signer, &binding, &mut rng).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("host_verify_prepared_linkable", n), |b| {
+            b.iter(|| verify(&members, true, black_box(&proof), &binding).unwrap())
+        });
+        g.bench_function(BenchmarkId::new("host_prepare_members", n), |b| {
+            b.iter(|| PreparedMembers::new(black_box(&keys)).unwrap())
+        });
+        if n <= 1_024 {
+            let st = members.statement(true);
+            g.bench_function(BenchmarkId::new("core_streaming_verify_linkable", n), |b| {
+                b.iter(|| Dalek.verify(&st, black_box(&proof), &binding).unwrap())
+            });
+        }
+        g.finish();
+    }
+}
+
+criterion_group!(benches, one_of_many);
+criterion_main!(benches);
