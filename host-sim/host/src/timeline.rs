@@ -157,18 +157,7 @@ fn read_all(log: &mut HostLog, authors: &[PublicKey]) -> Result<Vec<Entry>, Data
         let head = log.head(a).map_or(0, |h| h.seq);
         // Bounded by the author's stored chain.
         for seq in 1..=head {
-            // Most blocks are posts; the header alone tells the others apart cheaply.
-            let kind = log
-                .header(a, seq)
-                .map_err(|source| DataDirError::StoreBlock {
-                    path: PathBuf::from(IMAGE_FILE),
-                    seq,
-                    source,
-                })?
-                .map(|h| h.kind);
-            if kind != Some(BlockKind::Post) {
-                continue;
-            }
+            // One read per block: most blocks are posts.
             if let Some(p) = post(log, a, seq)? {
                 out.push(Entry {
                     post: p,
