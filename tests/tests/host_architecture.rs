@@ -1,10 +1,10 @@
 //! The host crates' architecture (see `docs/ARCHITECTURE.md`):
 //!
 //! 1. no module-level import cycle inside any host crate (`glitter-host`,
-//!    `glitter-sim`, `glitter-net`, `glitter`), nor in core (core's stricter layer rule
+//!    `glitter-sim`, `glitter-net`, `glitter-web`, `glitter`), nor in core (core's stricter layer rule
 //!    is `architecture.rs`);
 //! 2. the crates depend on each other only downwards: host ← sim, host ← net,
-//!    {host, sim, net} ← lab,
+//!    {host, net} ← web, {host, sim, net} ← lab,
 //!    everything ← cli; and the simulator's normal dependency tree (as cargo resolves
 //!    it) contains no libp2p, tokio or clap, so it cannot touch a socket;
 //! 3. anyhow is a dependency of the binary crate only; library crates do not print;
@@ -21,10 +21,11 @@ use std::process::Command;
 const ROOT: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/..");
 
 /// (package, directory relative to the repository root).
-const HOST_CRATES: [(&str, &str); 5] = [
+const HOST_CRATES: [(&str, &str); 6] = [
     ("glitter-host", "host-sim/host"),
     ("glitter-sim", "host-sim/sim"),
     ("glitter-net", "host-sim/net"),
+    ("glitter-web", "host-sim/web"),
     ("glitter-lab", "host-sim/lab"),
     ("glitter", "host-sim/cli"),
 ];
@@ -108,10 +109,12 @@ fn dep_names(deps: &str) -> Vec<String> {
 
 #[test]
 fn crates_depend_downwards_and_anyhow_only_in_the_binary() {
-    let allowed: [(&str, &[&str]); 5] = [
+    let allowed: [(&str, &[&str]); 6] = [
         ("glitter-host", &[]),
         ("glitter-sim", &["glitter-host"]),
         ("glitter-net", &["glitter-host"]),
+        // The web app drives a node through its requests (`glitter_net::runtime::NodeHandle`).
+        ("glitter-web", &["glitter-host", "glitter-net"]),
         // The lab drives node processes: it uses the sim's seeded streams, the net's
         // control protocol and the host's clock, not core itself.
         (
@@ -120,7 +123,13 @@ fn crates_depend_downwards_and_anyhow_only_in_the_binary() {
         ),
         (
             "glitter",
-            &["glitter-host", "glitter-sim", "glitter-net", "glitter-lab"],
+            &[
+                "glitter-host",
+                "glitter-sim",
+                "glitter-net",
+                "glitter-web",
+                "glitter-lab",
+            ],
         ),
     ];
     for ((pkg, dir), (_, ok)) in HOST_CRATES.iter().zip(allowed) {
