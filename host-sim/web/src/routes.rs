@@ -279,14 +279,19 @@ async fn author(State(app): State<Shared>, Path(key): Path<String>) -> Response 
     }
 }
 
-async fn backup(State(app): State<Shared>) -> Response {
-    let t0 = os::instant();
-    let r = app.node.request(Request::BackupStatus).await;
-    let lines = if r.ok {
+/// The node's answer lines to `req`, or its error as the one line.
+async fn lines_of(app: &Shared, req: Request) -> Vec<String> {
+    let r = app.node.request(req).await;
+    if r.ok {
         r.lines
     } else {
         vec![r.error.unwrap_or_default()]
-    };
+    }
+}
+
+async fn backup(State(app): State<Shared>) -> Response {
+    let t0 = os::instant();
+    let lines = lines_of(&app, Request::BackupStatus).await;
     page(t0, "Backup", &app, pages::backup(app.auth.csrf(), &lines))
 }
 
@@ -313,12 +318,7 @@ async fn do_backup(State(app): State<Shared>, Form(f): Form<BackupForm>) -> Resp
 
 async fn custody(State(app): State<Shared>) -> Response {
     let t0 = os::instant();
-    let r = app.node.request(Request::Custody).await;
-    let lines = if r.ok {
-        r.lines
-    } else {
-        vec![r.error.unwrap_or_default()]
-    };
+    let lines = lines_of(&app, Request::Custody).await;
     page(t0, "Custody", &app, pages::custody(app.auth.csrf(), &lines))
 }
 
@@ -394,7 +394,7 @@ async fn peers(State(app): State<Shared>) -> Response {
         Ok((rows, _)) => rows,
         Err(r) => return r,
     };
-    let status = app.node.request(Request::Status).await.lines;
+    let status = lines_of(&app, Request::Status).await;
     page(t0, "Peers", &app, pages::peers(&rows, &status))
 }
 
