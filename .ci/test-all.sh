@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # glitter's one test command: sets up what it needs, then runs every test.
 #   bash .ci/test-all.sh
-# Installs (when missing): the thumb targets (rustup), qemu-system-arm and iproute2
-# (apt-get), the nightly toolchain and cargo-fuzz. The network lab tests need root
-# (namespaces, TUN devices); CI runs as root.
+# Installs (when missing): the thumb targets (rustup), qemu-system-arm, iproute2,
+# chromium and chromium-driver (apt-get; the web app's browser tests), the nightly
+# toolchain and cargo-fuzz. The network lab tests need root (namespaces, TUN devices);
+# CI runs as root.
 # Runs: fmt and clippy checks, rustdoc, all host tests, every fuzz target for 10 s
 # (docs/FUZZING.md), the no_std builds of core for thumbv7m (with and without defmt),
 # the firmware under QEMU (when present), and the device node end to end (QEMU
@@ -23,10 +24,12 @@ for t in thumbv7m-none-eabi thumbv7em-none-eabihf; do
 done
 rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 
-step "set-up: qemu-system-arm, iproute2 (the network lab)"
+step "set-up: qemu-system-arm, iproute2 (the network lab), chromium and chromium-driver (the web app's browser tests)"
 need=""
 command -v qemu-system-arm >/dev/null 2>&1 || need="$need qemu-system-arm"
 command -v ip >/dev/null 2>&1 || need="$need iproute2"
+[ -x /usr/bin/chromium ] || need="$need chromium"
+[ -x /usr/bin/chromedriver ] || need="$need chromium-driver"
 if [ -n "$need" ]; then
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq
