@@ -1,7 +1,9 @@
 //! One-out-of-many membership proofs on a host: the same proofs as
 //! `glitter_core::zk::oom`, with the members decoded once ([`PreparedMembers`]) and
 //! the sums computed by curve25519-dalek's multiscalar multiplication (Pippenger for
-//! verifying, constant-time Straus for proving, spread over the CPU's cores).
+//! verifying; for proving, the members folded bit by bit into `2ᵐ` points, then one
+//! constant-time Straus multiscalar multiplication of that size, spread over the
+//! CPU's cores).
 //!
 //! Core computes the coefficients ([`Verification`], [`ProverSession`]); this module
 //! only evaluates the sums differently, so a proof gets the same verdict here as from
@@ -22,6 +24,7 @@ use glitter_core::zk::oom::{
 };
 use glitter_core::zk::{Binding, ZkError};
 use rand_core::CryptoRng;
+use subtle::{Choice, ConditionallySelectable};
 
 /// A member set with every key admitted and decoded (`P = 8·A`): what proving and
 /// verifying need, computed once.
@@ -114,9 +117,11 @@ fn check(v: &Verification, points: &[EdwardsPoint]) -> Result<(), ZkError> {
     v.check(&total)
 }
 
-/// Proves that `keys` is one of `members`, with a tag if `linkable`. The `m` sums
-/// are constant-time multiscalar multiplications (the coefficients depend on the
-/// prover's secret position), run on up to `available_parallelism` threads.
+/// Proves that `keys` is one of `members`, with a tag if `linkable`. The members are
+/// folded (`ProverSession::fold_members`, `m·2ᵐ⁻¹` point additions with
+/// constant-time selects), then the `m` sums are constant-time multiscalar
+/// multiplications over `2ᵐ` points in all (the coefficients depend on the prover's
+/// secret position), run on up to `available_parallelism` threads.
 ///
 /// # Errors
 /// As core's prover: `NotAMember`, `WitnessMismatch`, ...
@@ -162,29 +167,66 @@ fn prove_with<R: CryptoRng + ?Sized>(
 ) -> Result<OneOfManyProof, ZkError> {
     let session = ProverSession::begin(&members.statement(linkable), keys, binding, rng)?;
     let m = session.log_size();
-    let n = members.points.len();
-    let mut columns: Vec<Vec<Scalar>> = (0..m).map(|_| Vec::with_capacity(n)).collect();
-    for poly in session.member_polynomials() {
-        for (column, c) in columns.iter_mut().zip(poly) {
-            column.push(c);
+    let points = &members.points;
+    let last = points.last().copied().unwrap_or_default();
+    // The padded set, folded: 2ᵐ points, each in exactly one of the m sums.
+    let mut table: Vec<EdwardsPoint> = (0..1usize << m)
+        .map(|i| points.get(i).copied().unwrap_or(last))
+        .collect();
+    session.fold_members(&mut table, |u, v, bit| {
+        EdwardsPoint::conditional_select(u, v, Choice::from(bit))
+    })?;
+    let mut groups: Vec<(Vec<Scalar>, Vec<EdwardsPoint>)> = vec![(Vec::new(), Vec::new()); m];
+    for (s, t) in table.into_iter().enumerate() {
+        let (k, c) = session.folded_coefficient(s);
+        if let Some((scalars, bases)) = groups.get_mut(k) {
+            scalars.push(c);
+            bases.push(t);
         }
     }
+    // Largest groups first, shared out over the threads by size.
     let threads = std::thread::available_parallelism()
         .map(|t| t.get())
         .unwrap_or(1)
         .clamp(1, m);
-    let points = &members.points;
-    let msm = &msm;
-    let mut sums = vec![EdwardsPoint::default(); m];
-    std::thread::scope(|s| {
-        let chunk = m.div_ceil(threads);
-        for (out, cols) in sums.chunks_mut(chunk).zip(columns.chunks(chunk)) {
-            s.spawn(move || {
-                for (slot, column) in out.iter_mut().zip(cols) {
-                    *slot = msm(column, points);
-                }
-            });
+    let mut order: Vec<usize> = (0..m).collect();
+    order.sort_by_key(|&k| std::cmp::Reverse(groups[k].0.len()));
+    let mut shares: Vec<(usize, Vec<usize>)> = vec![(0, Vec::new()); threads];
+    for k in order {
+        if let Some(lightest) = shares.iter_mut().min_by_key(|(load, _)| *load) {
+            lightest.0 += groups[k].0.len();
+            lightest.1.push(k);
         }
+    }
+    let msm = &msm;
+    let groups = &groups;
+    let results: Vec<Vec<(usize, EdwardsPoint)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = shares
+            .iter()
+            .map(|(_, ks)| {
+                scope.spawn(move || {
+                    ks.iter()
+                        .map(|&k| (k, msm(&groups[k].0, &groups[k].1)))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_default())
+            .collect()
     });
+    let mut sums = vec![EdwardsPoint::default(); m];
+    let mut done = 0;
+    for (k, sum) in results.into_iter().flatten() {
+        if let Some(slot) = sums.get_mut(k) {
+            *slot = sum;
+            done += 1;
+        }
+    }
+    if done != m {
+        // A worker panicked: never finish a proof from a partial sum.
+        return Err(ZkError::Rejected);
+    }
     session.finish(&sums)
 }

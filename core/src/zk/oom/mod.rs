@@ -12,8 +12,8 @@
 //! Chaidos, Ghadafi, Groth and Petit (ESORICS 2015), proving that one of the points
 //! `Cᵢ` is a "commitment to zero" `w·Base`:
 //!
-//! * Members: `Pᵢ = 8·Aᵢ` for the admitted keys `Aᵢ` (see [`group`](super::group)),
-//!   padded to `N = 2ᵐ` by repeating the last member. The prover holds `w` with
+//! * Members: `Pᵢ = 8·Aᵢ` for the admitted keys `Aᵢ` (see "Keys and witness" in
+//!   `docs/ZK.md`), padded to `N = 2ᵐ` by repeating the last member. The prover holds `w` with
 //!   `P_l = w·B` (RFC 8032's scalar times 8, as for the ring proofs).
 //! * Pedersen vector commitments `Com(v₀..vₘ₋₁; r) = r·B + Σ vⱼ·Hⱼ`, with generators
 //!   `Hⱼ` hashed to the curve (nobody knows their discrete logarithms).
@@ -47,9 +47,12 @@
 //! (`O(log n)` scalars, amortised two multiplications per member). [`Dalek`]'s
 //! `prove` and `verify` stream over the members with one scalar multiplication per
 //! member (and `m` for the prover); a host with an allocator takes the same
-//! coefficients from [`Verification`] and [`ProverSession`] and runs one Pippenger
-//! multiscalar multiplication instead (`glitter_host::zk_oom`). Both paths compute the
-//! same equation, so they give the same verdict.
+//! coefficients from [`Verification`] and runs one Pippenger multiscalar
+//! multiplication instead, and proves with [`ProverSession::fold_members`] (the
+//! members folded bit by bit into `2ᵐ` points, each in exactly one of the `m` sums:
+//! one multiscalar multiplication of size `2ᵐ` rather than `m` of size `n`). Both
+//! paths compute the same equation, so they give the same verdict; the host's module
+//! is `glitter_host::zk_oom`.
 //!
 //! # Statement rules
 //!
@@ -67,7 +70,7 @@ mod verify;
 
 pub use coeffs::{MemberPolynomials, MemberScalars};
 pub use prove::ProverSession;
-pub use verify::Verification;
+pub use verify::{FIXED_TERMS_MAX, Verification};
 
 use super::group::{self, Secret};
 use super::transcript::Transcript;
@@ -348,7 +351,7 @@ fn prefix(statement: &OneOfMany<'_>, binding: &Binding<'_>) -> Transcript {
 /// public data are hashed.
 ///
 /// # Errors
-/// [`ZkError::HashToPoint`] after [`HASH_TO_POINT_TRIES`] failures.
+/// [`ZkError::HashToPoint`] after 128 failures.
 pub fn hash_to_point(domain: &[u8], data: &[u8]) -> Result<EdwardsPoint, ZkError> {
     for counter in 0..HASH_TO_POINT_TRIES {
         let mut h = Sha512::new();

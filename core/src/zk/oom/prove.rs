@@ -24,6 +24,7 @@ use rand_core::CryptoRng;
 pub struct ProverSession {
     m: usize,
     n: usize,
+    l: usize,
     w: Scalar,
     transcript: Transcript,
     base: EdwardsPoint,
@@ -106,6 +107,7 @@ impl ProverSession {
         Ok(ProverSession {
             m,
             n,
+            l,
             w: secret.w,
             transcript,
             base,
@@ -133,6 +135,60 @@ impl ProverSession {
             a: self.a,
         };
         MemberPolynomials(Walk::new(factors, self.m, self.n))
+    }
+
+    /// The `m` sums in `O(n log n)` point additions instead of `m·n` scalar
+    /// multiplications, for callers with room for `2ᵐ` points: fill `table` with the
+    /// padded members (`table[i] = Pᵢ` for `i < n`, `P_{n−1}` after), and this folds it
+    /// in place, bit by bit, into `2ᵐ` points `Tₛ`. Then
+    /// `sums[k] = Σ cₛ·Tₛ` over the `s` with `(k, cₛ) = folded_coefficient(s)`,
+    /// `k < m`: each folded point belongs to exactly one sum, so the `m` sums together
+    /// are one multiscalar multiplication of size `2ᵐ`.
+    ///
+    /// Per bit `j`, each pair `(u, v)` (bit `j` clear, set) becomes
+    /// `(select(u, v, lⱼ), v − u)`: `select` must return `v` when its last argument is 1
+    /// and `u` when it is 0, **in constant time** (core has no `subtle`; pass
+    /// `EdwardsPoint::conditional_select`), since `lⱼ` is a bit of the secret position.
+    ///
+    /// # Errors
+    /// [`ZkError::BufferTooSmall`] if `table` is shorter than `2ᵐ`.
+    pub fn fold_members(
+        &self,
+        table: &mut [EdwardsPoint],
+        select: impl Fn(&EdwardsPoint, &EdwardsPoint, u8) -> EdwardsPoint,
+    ) -> Result<(), ZkError> {
+        let size = 1usize << self.m;
+        let table = table
+            .get_mut(..size)
+            .ok_or(ZkError::BufferTooSmall { needed: size })?;
+        for j in 0..self.m {
+            let bit = ((self.l >> j) & 1) as u8;
+            let half = 1usize << j;
+            for pair in table.chunks_exact_mut(2 * half) {
+                let (lo, hi) = pair.split_at_mut(half);
+                for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
+                    let restricted = select(u, v, bit);
+                    *v -= *u;
+                    *u = restricted;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// For a folded point `Tₛ` ([`fold_members`](ProverSession::fold_members)): the sum
+    /// `k = m − popcount(s)` it belongs to (`k = m` means none) and its scalar
+    /// `cₛ = Π aⱼ` over the set bits `j` of `s`. Secret.
+    pub fn folded_coefficient(&self, s: usize) -> (usize, Scalar) {
+        let mut c = Scalar::ONE;
+        let mut ones = 0;
+        for (j, aj) in self.a.iter().enumerate().take(self.m) {
+            if (s >> j) & 1 == 1 {
+                c *= aj;
+                ones += 1;
+            }
+        }
+        (self.m - ones, c)
     }
 
     /// Completes the proof from `sums[k] = Σᵢ pᵢ[k]·Pᵢ` for `k < m`.

@@ -109,6 +109,48 @@ fn walk_matches_the_products() {
     }
 }
 
+/// The folded sums (`fold_members`) equal the streamed ones (`member_polynomials`).
+#[test]
+fn folding_gives_the_same_sums() {
+    let (pairs, keys) = set(21, 12);
+    for n in [1usize, 2, 3, 5, 8, 13, 21] {
+        let st = OneOfMany {
+            members: &keys[..n],
+            linkable: n % 2 == 1,
+        };
+        let b = Binding::new(CTX, b"fold");
+        let session = ProverSession::begin(&st, &pairs[n / 2], &b, &mut rng(13)).unwrap();
+        let m = session.log_size();
+        let points: Vec<EdwardsPoint> = keys[..n]
+            .iter()
+            .enumerate()
+            .map(|(i, k)| decode_member(k, i).unwrap())
+            .collect();
+        let mut streamed = [EdwardsPoint::identity(); OOM_LOG_MAX];
+        for (p, poly) in points.iter().zip(session.member_polynomials()) {
+            for k in 0..m {
+                streamed[k] += p * poly[k];
+            }
+        }
+        let mut table: Vec<EdwardsPoint> = (0..1usize << m).map(|i| points[i.min(n - 1)]).collect();
+        session
+            .fold_members(&mut table, |u, v, bit| if bit == 1 { *v } else { *u })
+            .unwrap();
+        let mut folded = [EdwardsPoint::identity(); OOM_LOG_MAX];
+        for (s, t) in table.iter().enumerate() {
+            let (k, c) = session.folded_coefficient(s);
+            if k < m {
+                folded[k] += t * c;
+            }
+        }
+        assert_eq!(streamed[..m], folded[..m], "n {n}");
+        assert_eq!(
+            session.fold_members(&mut table[..1], |u, _, _| *u),
+            Err(ZkError::BufferTooSmall { needed: 1 << m })
+        );
+    }
+}
+
 #[test]
 fn complete_for_every_size_up_to_64() {
     let mut r = rng(2);
