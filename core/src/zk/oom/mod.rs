@@ -3,7 +3,7 @@
 //! "I know the secret key of one of these `n` public keys", in a proof of
 //! `(2·m + 7)·32` bytes (plus 32 for a tag), where `m = ⌈log₂ n⌉` (at least 1): 864
 //! bytes for n = 1,024 and 1,248 bytes for n = 65,536. Verification is one
-//! multiscalar multiplication over the members and `2·m + 8` fixed points. The
+//! multiscalar multiplication over the members and `2·m + 7` fixed points. The
 //! members are the authors' own Ed25519 keys: no registration, no trusted setup.
 //!
 //! # The construction
