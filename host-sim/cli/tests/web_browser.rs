@@ -63,7 +63,6 @@ fn the_harness_drives_headless_chromium() {
 /// timeline without a reload within 2 s; Bob replies and the reply appears threaded
 /// under Alice's post in her open page (and after a reload).
 #[test]
-#[ignore = "fails until the app keeps the Origin of its own form POSTs: with Referrer-Policy no-referrer (docs/WEB.md) Chromium sends Origin: null and the app answers 403 (use same-origin)"]
 fn a_post_appears_live_in_a_followers_browser_and_a_reply_threads() {
     let ctx = Ctx::new("live");
     ctx.step("start alice and bob (web apps on free ports); they follow each other");
@@ -215,7 +214,6 @@ fn a_post_appears_live_in_a_followers_browser_and_a_reply_threads() {
 /// Issue test 3: follow and unfollow from the follow page append Follow and Unfollow
 /// blocks; the profile form appends a Profile block.
 #[test]
-#[ignore = "fails until the app keeps the Origin of its own form POSTs: with Referrer-Policy no-referrer (docs/WEB.md) Chromium sends Origin: null and the app answers 403 (use same-origin)"]
 fn follow_unfollow_and_profile_from_the_ui_append_blocks() {
     let ctx = Ctx::new("follow");
     ctx.step("start alice; carol is a key alice does not follow");
@@ -303,7 +301,6 @@ fn follow_unfollow_and_profile_from_the_ui_append_blocks() {
 /// `glitter restore` completes once bob approves its code in his browser and carol
 /// by control request.
 #[test]
-#[ignore = "fails until the app keeps the Origin of its own form POSTs: with Referrer-Policy no-referrer (docs/WEB.md) Chromium sends Origin: null and the app answers 403 (use same-origin)"]
 fn a_restore_approved_in_the_custodians_browser_completes() {
     let ctx = Ctx::new("restore");
     ctx.step("start alice, bob and carol; bob and carol follow alice");
@@ -479,7 +476,6 @@ fn an_equivocating_author_shows_the_fork_warning() {
 /// bidi controls in posts and profiles are shown as text: no dialog, no active
 /// element, bidi and control characters as visible escapes (live and rendered).
 #[test]
-#[ignore = "fails until the app keeps the Origin of its own form POSTs: with Referrer-Policy no-referrer (docs/WEB.md) Chromium sends Origin: null and the app answers 403 (use same-origin)"]
 fn hostile_post_texts_are_rendered_inert() {
     let ctx = Ctx::new("xss");
     ctx.step("start alice; her timeline is open and live");
@@ -557,7 +553,6 @@ fn requests_without_the_token_or_from_another_origin_are_refused() {
 /// Issue test 7, continued: a POST without the `csrf` field is 403, like one with a
 /// wrong value (`web_common/security.rs`).
 #[test]
-#[ignore = "fails until a form without the csrf field is refused with 403 (docs/WEB.md): axum's Form rejects it first, with 422"]
 fn a_post_without_the_csrf_field_is_refused() {
     web_common::security::missing_csrf(&Ctx::new("no-csrf"));
 }

@@ -173,6 +173,7 @@ async fn compose(State(app): State<Shared>, Query(q): Query<ComposeQuery>) -> Re
 
 #[derive(Deserialize)]
 struct PostForm {
+    #[serde(default)]
     csrf: String,
     text: String,
     reply_to: Option<String>,
@@ -198,6 +199,7 @@ async fn profile(State(app): State<Shared>) -> Response {
 
 #[derive(Deserialize)]
 struct ProfileForm {
+    #[serde(default)]
     csrf: String,
     name: String,
     #[serde(default)]
@@ -245,6 +247,7 @@ fn qr_svg(key: &str) -> String {
 
 #[derive(Deserialize)]
 struct AuthorForm {
+    #[serde(default)]
     csrf: String,
     author: String,
 }
@@ -297,6 +300,7 @@ async fn backup(State(app): State<Shared>) -> Response {
 
 #[derive(Deserialize)]
 struct BackupForm {
+    #[serde(default)]
     csrf: String,
     custodians: String,
     threshold: u8,
@@ -324,6 +328,7 @@ async fn custody(State(app): State<Shared>) -> Response {
 
 #[derive(Deserialize)]
 struct OwnerForm {
+    #[serde(default)]
     csrf: String,
     owner: String,
     #[serde(default)]
@@ -364,6 +369,7 @@ async fn claims(State(app): State<Shared>) -> Response {
 
 #[derive(Deserialize)]
 struct ClaimForm {
+    #[serde(default)]
     csrf: String,
     kind: ClaimKind,
     #[serde(default)]
