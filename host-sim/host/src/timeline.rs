@@ -150,28 +150,87 @@ pub fn post(
     }))
 }
 
-/// Every post of `authors` in `log`, in chain order per author.
-fn read_all(log: &mut HostLog, authors: &[PublicKey]) -> Result<Vec<Entry>, DataDirError> {
-    let mut out = Vec::new();
-    for a in authors {
-        let head = log.head(a).map_or(0, |h| h.seq);
-        // Bounded by the author's stored chain.
-        for seq in 1..=head {
-            // One read per block: most blocks are posts.
-            if let Some(p) = post(log, a, seq)? {
-                out.push(Entry {
-                    post: p,
-                    parent: None,
-                });
-            }
-        }
-    }
-    Ok(out)
+/// What the timeline remembers between pages: each author's posts without their texts
+/// (seq, timestamp, reply), read once, so a page reads only the texts it shows.
+///
+/// Bounded by the log: one small entry per stored post of the authors last asked for
+/// (authors no longer asked for are dropped at the next page).
+#[derive(Debug, Default)]
+pub struct Index {
+    /// Per author: the highest seq read, and the posts (texts left empty).
+    by_author: HashMap<PublicKey, (u64, Vec<PostView>)>,
 }
 
-/// One page of the timeline of `authors` (duplicates are ignored), starting after
-/// `before` (the newest page if `None`), with at most `limit` top-level posts (clamped
-/// to 1..=[`PAGE_POSTS_MAX`]).
+impl Index {
+    /// Reads the blocks of `authors` stored since the last call.
+    fn refresh(&mut self, log: &mut HostLog, authors: &[PublicKey]) -> Result<(), DataDirError> {
+        self.by_author.retain(|a, _| authors.contains(a));
+        for a in authors {
+            let head = log.head(a).map_or(0, |h| h.seq);
+            let (scanned, posts) = self.by_author.entry(*a).or_default();
+            if head < *scanned {
+                // The log never shrinks a chain; if it did, read it again.
+                *scanned = 0;
+                posts.clear();
+            }
+            // Bounded by the author's stored chain; one read per block.
+            for seq in *scanned + 1..=head {
+                if let Some(mut p) = post(log, a, seq)? {
+                    p.text = String::new();
+                    posts.push(p);
+                }
+            }
+            *scanned = head;
+        }
+        Ok(())
+    }
+
+    /// One page of the timeline of `authors` (duplicates are ignored), starting after
+    /// `before` (the newest page if `None`), with at most `limit` top-level posts
+    /// (clamped to 1..=[`PAGE_POSTS_MAX`]).
+    ///
+    /// # Errors
+    /// The store's error when a block cannot be read.
+    pub fn page(
+        &mut self,
+        log: &mut HostLog,
+        authors: &[PublicKey],
+        before: Option<Cursor>,
+        limit: usize,
+    ) -> Result<Page, DataDirError> {
+        let mut unique: Vec<PublicKey> = authors.to_vec();
+        unique.sort_unstable_by_key(|a| a.0);
+        unique.dedup();
+        self.refresh(log, &unique)?;
+        let entries: Vec<Entry> = unique
+            .iter()
+            .filter_map(|a| self.by_author.get(a))
+            .flat_map(|(_, posts)| posts.iter())
+            .map(|p| Entry {
+                post: p.clone(),
+                parent: None,
+            })
+            .collect();
+        let mut page = build(entries, before, limit);
+        for p in &mut page.posts {
+            fill_texts(log, p)?;
+        }
+        Ok(page)
+    }
+}
+
+/// Reads the texts of `p` and its replies.
+fn fill_texts(log: &mut HostLog, p: &mut PostView) -> Result<(), DataDirError> {
+    if let Some(full) = post(log, &p.author, p.seq)? {
+        p.text = full.text;
+    }
+    for r in &mut p.replies {
+        fill_texts(log, r)?;
+    }
+    Ok(())
+}
+
+/// One page of the timeline of `authors` read afresh (see [`Index::page`]).
 ///
 /// # Errors
 /// The store's error when a block cannot be read.
@@ -181,10 +240,11 @@ pub fn page(
     before: Option<Cursor>,
     limit: usize,
 ) -> Result<Page, DataDirError> {
-    let mut unique: Vec<PublicKey> = authors.to_vec();
-    unique.sort_unstable_by_key(|a| a.0);
-    unique.dedup();
-    let mut entries = read_all(log, &unique)?;
+    Index::default().page(log, authors, before, limit)
+}
+
+/// Threads `entries` and cuts the page.
+fn build(mut entries: Vec<Entry>, before: Option<Cursor>, limit: usize) -> Page {
     let index: HashMap<(PublicKey, u64), usize> = entries
         .iter()
         .enumerate()
@@ -219,11 +279,11 @@ pub fn page(
         posts.push(thread(&entries, &children, i, 0));
     }
     let next = (end < tops.len()).then(|| posts.last().map(key)).flatten();
-    Ok(Page {
+    Page {
         posts,
         next,
         total_posts: entries.len(),
-    })
+    }
 }
 
 /// The post `i` with its replies; below [`THREAD_DEPTH_MAX`] the rest of the thread
@@ -333,6 +393,33 @@ mod tests {
                 .and_then(|p| p.reply_to),
             Some((ka.public(), ids[1].seq))
         );
+        // An index kept between pages reads only what is new, and pages as a fresh read.
+        let mut index = Index::default();
+        let before = index
+            .page(&mut log, &authors, None, 50)
+            .expect("index page");
+        assert_eq!(before, page(&mut log, &authors, None, 50).expect("fresh"));
+        drop(log);
+        alice
+            .append_own(
+                &post_payload(
+                    "late reply",
+                    Some(BlockRef::new(ids[4].author, ids[4].seq, ids[4].id())),
+                ),
+                t + 30,
+            )
+            .expect("late reply");
+        alice
+            .append_own(&post_payload("newest", None), t + 40)
+            .expect("newest");
+        let mut log = alice.log().expect("log again");
+        let after = index
+            .page(&mut log, &authors, None, 50)
+            .expect("index page 2");
+        assert_eq!(after, page(&mut log, &authors, None, 50).expect("fresh 2"));
+        assert_eq!(after.total_posts, 9);
+        assert_eq!(after.posts[0].text, "newest");
+        assert_eq!(after.posts[1].replies[0].text, "late reply");
     }
 
     #[test]

@@ -33,6 +33,8 @@ pub const TIMELINE_PAGE_DEFAULT: u32 = 50;
 #[derive(Default)]
 pub(super) struct ViewCache {
     profiles: HashMap<PublicKey, (u64, Option<(String, String)>)>,
+    /// The timeline's posts without texts (read once; a page reads its texts only).
+    timeline: timeline::Index,
 }
 
 impl ViewCache {
@@ -115,7 +117,10 @@ impl Runtime {
         };
         let authors = self.timeline_authors();
         let limit = limit.unwrap_or(TIMELINE_PAGE_DEFAULT) as usize;
-        let page = timeline::page(self.node.store().log(), &authors, before, limit)
+        let page = self
+            .views
+            .timeline
+            .page(self.node.store().log(), &authors, before, limit)
             .map_err(RequestError::host("timeline"))?;
         let posts = page.posts.into_iter().map(|p| self.post_data(p)).collect();
         let t = TimelineData {
