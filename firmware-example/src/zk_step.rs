@@ -1,7 +1,10 @@
 //! Step: zero-knowledge proofs on the device. Every pinned proof vector
 //! (`tests/vectors/zk/pinned.rs`, the very table the host test checks) is verified
 //! through the same `glitter_core::zk::verdict`, and the cost of a Schnorr verify and
-//! a ring-8 verify is measured.
+//! a ring-8 verify is measured. Then the pinned one-out-of-256 proof
+//! (`tests/vectors/zk/oom256.rs`) is verified with the prepared-set verifier
+//! (`glitter_core::zk::oom::PreparedSet`), metered, and (under QEMU) with the
+//! streaming verifier's loop for comparison.
 //!
 //! **Only with feature `zk`**, which also turns on `glitter-core`'s `zk` feature
 //! (the firmware depends on the core with `default-features = false`). The step costs
@@ -24,6 +27,9 @@ mod pinned {
 }
 use pinned::ZK_PINNED;
 
+mod one_of_many;
+pub use one_of_many::Buffers;
+
 /// The vectors whose verification cost is reported (`~` lines, outside the golden diff).
 const MEASURED: [(&str, &str); 3] = [
     ("schnorr/valid", "schnorr verify               "),
@@ -31,8 +37,16 @@ const MEASURED: [(&str, &str); 3] = [
     ("ring-32/valid", "ring-32 verify               "),
 ];
 
-/// Checks every pinned verdict, tallies them, and prints the measured costs.
-pub fn run(meter: &Meter, checks: &mut Checks) {
+/// Checks every pinned verdict, tallies them, and prints the measured costs; then the
+/// one-out-of-256 step ([`one_of_many`]) in `buffers`.
+pub fn run(meter: &Meter, buffers: &mut Buffers, checks: &mut Checks) {
+    pinned_verdicts(meter, checks);
+    one_of_many::run(meter, buffers, checks);
+}
+
+/// Every pinned verdict through `zk::verdict`.
+#[inline(never)]
+fn pinned_verdicts(meter: &Meter, checks: &mut Checks) {
     outln!("== zero-knowledge proofs (pinned vectors)");
     let mut tally: Vec<(&str, u32), 12> = Vec::new();
     let mut mismatches = 0u32;
