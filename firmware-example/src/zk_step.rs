@@ -8,10 +8,11 @@
 //!
 //! **Only with feature `zk`**, which also turns on `glitter-core`'s `zk` feature
 //! (the firmware depends on the core with `default-features = false`). The step costs
-//! about 33 KB of flash (19 KB of curve25519-dalek and proof code, 14 KB of vectors),
-//! which would leave the lm3s6965 image 0.6 KB under its 128 KiB budget, so
-//! `lm3s6965` leaves it off and builds no curve25519-dalek at all; `mps2-an386`
-//! (Cortex-M4) and `nrf52840` turn it on. To measure on the Cortex-M3 anyway, run
+//! about 33 KB of flash (19 KB of curve25519-dalek and proof code, 14 KB of vectors;
+//! the one-out-of-256 step adds about 26 KB more, see the README), which would leave
+//! the lm3s6965 image 0.6 KB under its 128 KiB budget, so `lm3s6965` leaves it off
+//! and builds no curve25519-dalek at all; `mps2-an386` (Cortex-M4) and `nrf52840`
+//! turn it on. To measure on the Cortex-M3 anyway, run
 //! `cargo qemu-m3 --features zk`: all verdicts agree there too (docs/PERFORMANCE.md
 //! has the figures).
 
