@@ -23,7 +23,7 @@ use curve25519_dalek::edwards::EdwardsPoint;
 
 /// A member key, validated ([`PublicKey::validate`](crate::sig::PublicKey::validate)'s
 /// rules) and decoded to its point `P = 8·A`, or [`UNSET`](PreparedMember::UNSET).
-/// 200 bytes on 32-bit targets.
+/// 196 bytes on 32-bit targets (Cortex-M).
 #[derive(Clone, Copy, Debug)]
 pub struct PreparedMember {
     key: PublicKey,
