@@ -76,6 +76,9 @@ pub struct Buffers {
     pub inbox: Vec<WireBlock, BOB_BLOCKS>,
     /// A payload read back from the flash log.
     pub payload: [u8; PAYLOAD_LEN_MAX],
+    /// The one-out-of-256 step's members, prepared members and scratch (~71 KB).
+    #[cfg(feature = "zk")]
+    pub zk: crate::zk_step::Buffers,
 }
 
 impl Buffers {
@@ -85,6 +88,8 @@ impl Buffers {
             verified: Vec::new(),
             inbox: Vec::new(),
             payload: [0; PAYLOAD_LEN_MAX],
+            #[cfg(feature = "zk")]
+            zk: crate::zk_step::Buffers::new(),
         }
     }
 }
@@ -187,7 +192,7 @@ pub fn run(machine: &str, meter: &Meter, buffers: &mut Buffers, flash: &mut Flas
     // Only with feature `zk` (mps2-an386, nrf52840): on lm3s6965 the ZK step would need
     // ~33 KB of its 128 KiB flash budget (see zk_step).
     #[cfg(feature = "zk")]
-    crate::zk_step::run(meter, &mut checks);
+    crate::zk_step::run(meter, &mut buffers.zk, &mut checks);
     report(&checks, &costs);
     checks
 }

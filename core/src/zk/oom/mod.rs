@@ -52,7 +52,10 @@
 //! members folded bit by bit into `2ᵐ` points, each in exactly one of the `m` sums:
 //! one multiscalar multiplication of size `2ᵐ` rather than `m` of size `n`). Both
 //! paths compute the same equation, so they give the same verdict; the host's module
-//! is `glitter_host::zk_oom`.
+//! is `glitter_host::zk_oom`. A device without an allocator keeps its members
+//! validated once ([`PreparedMember`]) and verifies with [`PreparedSet::verify`]: one
+//! Pippenger multiscalar multiplication over a caller-provided buffer of
+//! [`ScalarDigits`], with the same verdict again.
 //!
 //! # Statement rules
 //!
@@ -63,12 +66,18 @@
 //! proof scalars must be below ℓ.
 
 mod coeffs;
+mod msm;
+mod prepared;
 mod prove;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_prepared;
 mod verify;
 
 pub use coeffs::{MemberPolynomials, MemberScalars};
+pub use msm::ScalarDigits;
+pub use prepared::{PreparedMember, PreparedSet, prepare_members, scratch_len};
 pub use prove::ProverSession;
 pub use verify::{FIXED_TERMS_MAX, Verification};
 
