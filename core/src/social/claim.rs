@@ -155,8 +155,11 @@ mod tests {
         ring[..3].copy_from_slice(&[0, 1, 1]);
         ring[3..35].copy_from_slice(&[3; 32]);
         let claim: Claim = payload::decode_canonical(&ring).unwrap();
-        assert_eq!(claim.statement, ClaimStatement::RingMember {
-            members: Vec::from_slice(&[[3; 32]]).unwrap()
-        });
+        assert_eq!(
+            claim.statement,
+            ClaimStatement::RingMember {
+                members: Vec::from_slice(&[[3; 32]]).unwrap()
+            }
+        );
     }
 }

@@ -449,9 +449,16 @@ mod tests {
         let members = publics(&keys);
         let set = ClaimSet::Members(&members);
         let publisher = &keys[4];
-        let claim =
-            Claim::set_member(&set, true, &publisher.public(), &keys[1], b"c", b"m", &mut rng)
-                .unwrap();
+        let claim = Claim::set_member(
+            &set,
+            true,
+            &publisher.public(),
+            &keys[1],
+            b"c",
+            b"m",
+            &mut rng,
+        )
+        .unwrap();
         let mut buf = [0u8; PAYLOAD_LEN_MAX];
         let payload = Payload::Claim(claim.clone()).encode(&mut buf).unwrap();
         let header = ChainState::new(publisher.public())
