@@ -324,6 +324,9 @@ fn set_name(claim: &Claim) -> Option<[u8; 32]> {
     }
 }
 
+/// The tags seen in one (context, set), each with the claim block that carried it first.
+type TagsSeen = BTreeMap<LinkTag, (PublicKey, u64)>;
+
 /// Checks claim blocks one after another and keeps the tags of valid linkable claims
 /// per (context, set), so that a second claim by the same member is a
 /// [`Verdict::DoubleClaim`].
@@ -331,7 +334,7 @@ fn set_name(claim: &Claim) -> Option<[u8; 32]> {
 pub struct ClaimVerifier {
     members: Option<Vec<PublicKey>>,
     prepared: BTreeMap<[u8; 32], PreparedMembers>,
-    tags: BTreeMap<(Vec<u8>, [u8; 32]), BTreeMap<LinkTag, (PublicKey, u64)>>,
+    tags: BTreeMap<(Vec<u8>, [u8; 32]), TagsSeen>,
 }
 
 impl ClaimVerifier {
