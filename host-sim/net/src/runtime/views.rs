@@ -281,17 +281,17 @@ impl Runtime {
         let authors: Vec<PublicKey> = self.node.store_ref().log_ref().authors().collect();
         let mut buf = [0u8; glitter_core::PAYLOAD_LEN_MAX];
         let mut found = Vec::new();
-        for a in authors.iter().copied() {
+        for a in &authors {
             let log = self.node.store().log();
-            let head = log.head(&a).map_or(0, |h| h.seq);
+            let head = log.head(a).map_or(0, |h| h.seq);
             for seq in 1..=head {
-                let Ok(Some(h)) = log.header(&a, seq) else {
+                let Ok(Some(h)) = log.header(a, seq) else {
                     continue;
                 };
                 if h.kind != BlockKind::Claim {
                     continue;
                 }
-                if let Ok(Some((h, p))) = log.block(&a, seq, &mut buf) {
+                if let Ok(Some((h, p))) = log.block(a, seq, &mut buf) {
                     found.push((h, p.to_vec()));
                 }
             }
