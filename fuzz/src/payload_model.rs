@@ -207,6 +207,13 @@ mod tests {
         assert!(canonical(8, &max));
         claim.extend_from_slice(&[0x80, 0x80, 0x04, 0, 0, 0]);
         assert!(!canonical(8, &claim));
+        // A member claim (set hash, n = 1024, linkable) and its bool out of range.
+        let mut member = vec![1, 3];
+        member.extend_from_slice(&[2; 32]);
+        member.extend_from_slice(&[0x80, 0x08, 1, 0, 0, 0]);
+        assert!(canonical(8, &member));
+        member[36] = 2;
+        assert!(!canonical(8, &member));
         // Strings are UTF-8.
         assert!(canonical(1, &[2, b'o', b'k', 0]));
         assert!(!canonical(1, &[1, 0xff, 0]));
