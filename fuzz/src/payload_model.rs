@@ -152,16 +152,32 @@ pub fn canonical(kind_code: u8, bytes: &[u8]) -> bool {
             })
         })(),
         // Claim: backend (placeholder, dalek), statement (knows-key: key; ring: ≤ 14
-        // keys; post-count: author and a u16), context ≤ 32, message ≤ 32, proof ≤
-        // 64 + 4 × 212 bytes.
+        // keys; post-count: author and a u16; member: set hash, a u32 and a bool;
+        // post-count member: a u16, snapshot hash, a u32 and a bool), context ≤ 32,
+        // message ≤ 32, proof ≤ 64 + 4 × 212 bytes.
         8 => (|| {
             p.variant(2)?;
-            match p.variant(3)? {
+            let flag = |q: &mut P<'_>| match q.byte()? {
+                0 | 1 => Ok(()),
+                _ => Err(()),
+            };
+            match p.variant(5)? {
                 0 => p.raw(32).map(|_| ())?,
                 1 => p.list(14, |q| q.raw(32).map(|_| ()))?,
-                _ => {
+                2 => {
                     p.raw(32)?;
                     p.u16().map(|_| ())?
+                }
+                3 => {
+                    p.raw(32)?;
+                    p.u32()?;
+                    flag(&mut p)?
+                }
+                _ => {
+                    p.u16()?;
+                    p.raw(32)?;
+                    p.u32()?;
+                    flag(&mut p)?
                 }
             }
             p.byte_list(32)?;
@@ -191,6 +207,13 @@ mod tests {
         assert!(canonical(8, &max));
         claim.extend_from_slice(&[0x80, 0x80, 0x04, 0, 0, 0]);
         assert!(!canonical(8, &claim));
+        // A member claim (set hash, n = 1024, linkable) and its bool out of range.
+        let mut member = vec![1, 3];
+        member.extend_from_slice(&[2; 32]);
+        member.extend_from_slice(&[0x80, 0x08, 1, 0, 0, 0]);
+        assert!(canonical(8, &member));
+        member[36] = 2;
+        assert!(!canonical(8, &member));
         // Strings are UTF-8.
         assert!(canonical(1, &[2, b'o', b'k', 0]));
         assert!(!canonical(1, &[1, 0xff, 0]));

@@ -26,7 +26,7 @@ pub mod manifest;
 
 pub use claim::{
     CLAIM_CONTEXT_LEN_MAX, CLAIM_MESSAGE_LEN_MAX, CLAIM_POST_COUNT_MAX, CLAIM_PROOF_LEN_MAX,
-    CLAIM_RING_MEMBERS_MAX, Claim, ClaimBackend, ClaimStatement,
+    CLAIM_RING_MEMBERS_MAX, CLAIM_SET_MEMBERS_MAX, Claim, ClaimBackend, ClaimStatement,
 };
 pub use manifest::{BackupManifest, ShardRange};
 

@@ -15,6 +15,10 @@
 //! | [`RingMember`] | [`Dalek`] | [`CLAIM_RING_MEMBERS_MAX`] = 14 members (999 B); larger rings (up to [`RING_MEMBERS_MAX`] = 32) are proven off chain |
 //! | [`RingMember`] | [`Placeholder`] | 14 members (583 B) |
 //! | [`PostCount`] | [`Placeholder`] | [`CLAIM_POST_COUNT_MAX`] = 4 posts (1015 B) |
+//! | [`ClaimStatement::Member`], [`ClaimStatement::PostCountMember`] | [`Dalek`] | [`CLAIM_SET_MEMBERS_MAX`] = 1,024 members, tagged (at most 1,004 B with a 32-byte context and message) |
+//!
+//! Set claims ([`ClaimStatement::Member`], [`ClaimStatement::PostCountMember`]) name their set by a hash and are
+//! verified with it: see [`ClaimSet`](super::ClaimSet).
 //!
 //! **Publisher binding.** The proof inside a claim is bound not to the claim's message
 //! as such but to [`claim_message`]`(publisher, message)`, a hash that includes the
@@ -36,7 +40,7 @@ use rand_core::CryptoRng;
 
 pub use crate::social::claim::{
     CLAIM_CONTEXT_LEN_MAX, CLAIM_MESSAGE_LEN_MAX, CLAIM_POST_COUNT_MAX, CLAIM_PROOF_LEN_MAX,
-    CLAIM_RING_MEMBERS_MAX, Claim, ClaimBackend, ClaimStatement,
+    CLAIM_RING_MEMBERS_MAX, CLAIM_SET_MEMBERS_MAX, Claim, ClaimBackend, ClaimStatement,
 };
 
 /// The message a claim's proof is bound to: SHA-256 over a domain tag, the
@@ -59,7 +63,7 @@ fn bounded<const N: usize>(bytes: &[u8]) -> Result<Vec<u8, N>, ZkError> {
     })
 }
 
-fn proof_bytes<P: Proof>(proof: &P) -> Result<Vec<u8, CLAIM_PROOF_LEN_MAX>, ZkError> {
+pub(super) fn proof_bytes<P: Proof>(proof: &P) -> Result<Vec<u8, CLAIM_PROOF_LEN_MAX>, ZkError> {
     let mut out = Vec::new();
     out.resize(proof.encoded_len(), 0)
         .map_err(|_| ZkError::ClaimFieldTooLong {
@@ -116,7 +120,7 @@ impl Claim {
     /// A claim of `statement` whose proof `prove` makes under the binding of
     /// `context` and [`claim_message`]`(publisher, message)`. The context and the
     /// message are bounded first, so an oversized one fails before any proving.
-    fn proven(
+    pub(super) fn proven(
         backend: ClaimBackend,
         statement: ClaimStatement,
         publisher: &PublicKey,
@@ -229,8 +233,10 @@ impl Claim {
     /// Verifies the claim as published on `publisher`'s chain.
     ///
     /// # Errors
-    /// [`ZkError::Unsupported`] for a post count claimed with the real backend, the
-    /// proof's decoding error, or the verifier's error ([`ZkError::Rejected`], ...).
+    /// [`ZkError::Unsupported`] for a post count claimed with the real backend,
+    /// [`ZkError::SetUnknown`] for a set claim (verify it with its set:
+    /// [`Claim::verify_with_set`]), the proof's decoding error, or the verifier's
+    /// error ([`ZkError::Rejected`], ...).
     pub fn verify(&self, publisher: &PublicKey) -> Result<(), ZkError> {
         let bound = claim_message(publisher, &self.message);
         let binding = Binding::new(&self.context, &bound);
@@ -254,6 +260,9 @@ impl Claim {
                 verify_bytes(&Placeholder, &statement, proof, &binding)
             }
             (ClaimStatement::PostCount { .. }, ClaimBackend::Dalek) => Err(ZkError::Unsupported),
+            (ClaimStatement::Member { .. } | ClaimStatement::PostCountMember { .. }, _) => {
+                Err(ZkError::SetUnknown)
+            }
         }
     }
 
@@ -294,7 +303,7 @@ pub fn verify_claim_block(header: &Header, payload: &[u8]) -> Result<Claim, ZkEr
 
 /// The payload of a claim block, checked against its header and decoded: the chain
 /// validator's payload rules, in the same order.
-fn claim_payload(header: &Header, payload: &[u8]) -> Result<Claim, ClaimBlockError> {
+pub(super) fn claim_payload(header: &Header, payload: &[u8]) -> Result<Claim, ClaimBlockError> {
     if payload.len() > PAYLOAD_LEN_MAX {
         return Err(ClaimBlockError::Oversize {
             len: payload.len(),
@@ -322,6 +331,11 @@ const _: () = assert!(CLAIM_RING_MEMBERS_MAX <= RING_MEMBERS_MAX);
 // The payload layer sizes a claim's proof field as a signature and four headers: the
 // placeholder's post-count proof of CLAIM_POST_COUNT_MAX posts.
 const _: () = assert!(CLAIM_PROOF_LEN_MAX == PostCountProof::len_for(CLAIM_POST_COUNT_MAX));
+// A tagged one-out-of-many proof over the largest claim set fits the proof field.
+const _: () = assert!(
+    super::oom::OneOfManyProof::len_for(CLAIM_SET_MEMBERS_MAX as usize, true)
+        <= CLAIM_PROOF_LEN_MAX
+);
 
 #[cfg(test)]
 mod tests {

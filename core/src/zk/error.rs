@@ -132,6 +132,11 @@ pub enum ZkError {
     },
     /// Hashing to the curve failed (a 2⁻¹²⁸ event).
     HashToPoint,
+    /// The set given for a set claim is not the set the claim names (another hash, size
+    /// or kind): the verifier holds other data than the prover did.
+    SetMismatch,
+    /// A set claim was checked without its set (see `zk::ClaimSet`).
+    SetUnknown,
 }
 
 impl core::fmt::Display for ZkError {
@@ -201,6 +206,8 @@ impl core::fmt::Display for ZkError {
                 write!(f, "proof field {index} is not a valid prime-order point")
             }
             ZkError::HashToPoint => f.write_str("hashing to the curve failed"),
+            ZkError::SetMismatch => f.write_str("the set given is not the set the claim names"),
+            ZkError::SetUnknown => f.write_str("the claim names a set that was not given"),
         }
     }
 }
@@ -237,6 +244,8 @@ impl ZkError {
             ZkError::MemberOrder { .. } => "member-order",
             ZkError::ProofPoint { .. } => "proof-point",
             ZkError::HashToPoint => "hash-to-point",
+            ZkError::SetMismatch => "set-mismatch",
+            ZkError::SetUnknown => "set-unknown",
         }
     }
 }

@@ -78,6 +78,7 @@
 //! ```
 
 mod claim;
+mod claim_set;
 mod dalek;
 mod error;
 mod group;
@@ -87,7 +88,11 @@ mod transcript;
 
 pub use claim::{
     CLAIM_CONTEXT_LEN_MAX, CLAIM_MESSAGE_LEN_MAX, CLAIM_POST_COUNT_MAX, CLAIM_PROOF_LEN_MAX,
-    CLAIM_RING_MEMBERS_MAX, Claim, ClaimBackend, ClaimStatement, claim_message, verify_claim_block,
+    CLAIM_RING_MEMBERS_MAX, CLAIM_SET_MEMBERS_MAX, Claim, ClaimBackend, ClaimStatement,
+    claim_message, verify_claim_block,
+};
+pub use claim_set::{
+    ClaimSet, set_hash, snapshot_hash, verify_claim_block_with, verify_claim_block_with_set,
 };
 pub use dalek::{Dalek, RingProof, SchnorrProof};
 pub use error::{ClaimBlockError, ZkError};

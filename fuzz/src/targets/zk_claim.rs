@@ -141,6 +141,11 @@ fn edited(c: &mut Cursor<'_>) -> (Vec<u8>, PublicKey) {
                     }
                 }
                 ClaimStatement::PostCount { posts, .. } => *posts = u16::from(c.u8() % 6),
+                ClaimStatement::Member { n, linkable, .. }
+                | ClaimStatement::PostCountMember { n, linkable, .. } => match c.below(2) {
+                    0 => *n ^= 1,
+                    _ => *linkable = !*linkable,
+                },
             },
             6 => {
                 let cut = c.below(claim.proof.len() + 1);

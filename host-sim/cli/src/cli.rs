@@ -61,6 +61,15 @@ pub enum Command {
     /// Post, follow, unfollow, set the profile.
     #[command(flatten)]
     Account(AccountCommand),
+    /// Prove a claim and append it to your chain (offline; see docs/ZK.md).
+    Claim {
+        /// What to claim.
+        #[command(subcommand)]
+        command: commands::claim::ClaimCommand,
+    },
+    /// Verify a claim block stored here: its proof, the set it names (post-count
+    /// sets recomputed from the chains stored here) and double claims.
+    VerifyClaim(commands::claim::VerifyClaimArgs),
     /// Show your chain and the chains you imported, oldest first.
     Feed,
     /// Write a chain to a chain file.
@@ -173,6 +182,7 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
         // Read commands create nothing and open the image read-only.
         Command::Whoami => commands::account::whoami(&DataDir::open_existing(dir)?),
         Command::Feed => commands::chain::feed(&DataDir::open_existing(dir)?),
+        Command::VerifyClaim(args) => commands::claim::verify(&DataDir::open_existing(dir)?, args),
         Command::Export { file, author } => {
             commands::chain::export(&DataDir::open_existing(dir)?, &file, author)
         }
@@ -184,9 +194,11 @@ pub fn execute(dir: &Path, command: Command) -> Result<Vec<String>> {
                     commands::account::keygen(&data, seed, passphrase)
                 }
                 Command::Account(cmd) => commands::account::run(&data, cmd),
+                Command::Claim { command } => commands::claim::run(&data, command),
                 Command::Import { file } => commands::chain::import(&data, &file),
                 Command::Whoami
                 | Command::Feed
+                | Command::VerifyClaim(_)
                 | Command::Export { .. }
                 | Command::Fsck(_)
                 | Command::Verify { .. }

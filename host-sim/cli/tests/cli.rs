@@ -3,7 +3,7 @@
 
 mod cli_common;
 
-use cli_common::{glitter, ok};
+use cli_common::{fails, glitter, ok};
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -135,6 +135,9 @@ fn demo_tells_its_story() {
         "bob verifies it without learning which member: valid",
         "a tampered proof: rejected",
         "checked from the chain: valid",
+        "alice proves \"I am one of the 3 authors whose chain has at least 2 posts\"",
+        "valid (a set of 3, recomputed from stored chains)",
+        "bob rejects it as a double claim",
         "demo complete",
     ] {
         assert!(text.contains(needle), "missing {needle:?} in:\n{text}");
@@ -214,4 +217,162 @@ fn format1_directories_migrate_and_fsck_reports_a_torn_tail() {
         &old,
         &["verify", tmp.path().join("b.chain").to_str().unwrap()],
     );
+}
+
+/// `glitter claim` and `glitter verify-claim`: a post-count claim verified by another
+/// holder of the same chains, a verifier missing a chain (set unknown), a double
+/// claim, a key claim and a member claim.
+#[test]
+fn claims_are_published_and_verified_offline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let [alice, bob, carol] = ["alice", "bob", "carol"].map(|n| tmp.path().join(n));
+    let key = |d: &Path, seed: &str| {
+        ok(d, &["keygen", "--seed", &seed.repeat(32)]);
+        ok(d, &["whoami"])
+            .split_whitespace()
+            .next()
+            .unwrap()
+            .to_string()
+    };
+    let a = key(&alice, "11");
+    let b = key(&bob, "22");
+    key(&carol, "33");
+    for d in [&alice, &bob] {
+        ok(d, &["post", "one"]);
+        ok(d, &["post", "two"]);
+    }
+    ok(&alice, &["follow", &b]);
+    let share = |from: &Path, author: &str, to: &[&Path]| {
+        let file = tmp.path().join(format!("{author}.chain"));
+        ok(
+            from,
+            &["export", file.to_str().unwrap(), "--author", author],
+        );
+        for d in to {
+            ok(d, &["import", file.to_str().unwrap()]);
+        }
+    };
+    share(&bob, &b, &[&alice]);
+    let out = ok(
+        &alice,
+        &[
+            "claim",
+            "post-count",
+            "--min-posts",
+            "2",
+            "--context",
+            "poll",
+            "--message",
+            "yes",
+        ],
+    );
+    assert!(
+        out.contains(
+            "claimed one of the 2 authors whose chain has at least 2 posts, linkable as block 4"
+        ),
+        "{out}"
+    );
+    assert!(out.contains("(320-byte proof, a set of 2)"), "{out}");
+    let refused = fails(
+        &alice,
+        &[
+            "claim",
+            "post-count",
+            "--min-posts",
+            "3",
+            "--context",
+            "poll",
+        ],
+    );
+    assert!(refused.contains("fewer posts"), "{refused}");
+
+    share(&alice, &a, &[&bob, &carol]);
+    let block = format!("{a}:4");
+    let out = ok(&bob, &["verify-claim", &block]);
+    assert!(
+        out.contains("valid (a set of 2, recomputed from stored chains)"),
+        "{out}"
+    );
+    assert!(out.contains("context \"poll\", message \"yes\""), "{out}");
+    // Carol lacks bob's chain: she recomputes another set.
+    let err = fails(&carol, &["verify-claim", &block]);
+    assert!(err.contains("set unknown"), "{err}");
+
+    // A second claim in the same context is a double claim; another context is not.
+    ok(
+        &alice,
+        &[
+            "claim",
+            "post-count",
+            "--min-posts",
+            "2",
+            "--context",
+            "poll",
+        ],
+    );
+    ok(
+        &alice,
+        &[
+            "claim",
+            "post-count",
+            "--min-posts",
+            "1",
+            "--context",
+            "other",
+        ],
+    );
+    share(&alice, &a, &[&bob]);
+    let err = fails(&bob, &["verify-claim", &format!("{a}:5")]);
+    assert!(
+        err.contains(&format!("double claim: {a}:4 claimed first")),
+        "{err}"
+    );
+    ok(&bob, &["verify-claim", &format!("{a}:6")]);
+
+    // A key claim and a member claim.
+    let out = ok(&bob, &["claim", "key", "--context", "login"]);
+    assert!(
+        out.contains("claimed control of its key as block 3"),
+        "{out}"
+    );
+    ok(&bob, &["verify-claim", &format!("{b}:3")]);
+    let out = ok(
+        &bob,
+        &[
+            "claim",
+            "member",
+            "--member",
+            &a,
+            "--member",
+            &b,
+            "--context",
+            "club",
+        ],
+    );
+    assert!(
+        out.contains("one of a set of 2 keys, linkable as block 4"),
+        "{out}"
+    );
+    let err = fails(&bob, &["verify-claim", &format!("{b}:4")]);
+    assert!(err.contains("no set was given"), "{err}");
+    ok(
+        &bob,
+        &[
+            "verify-claim",
+            &format!("{b}:4"),
+            "--member",
+            &b,
+            "--member",
+            &a,
+        ],
+    );
+    let err = fails(&bob, &["verify-claim", &format!("{b}:4"), "--member", &b]);
+    assert!(err.contains("set unknown"), "{err}");
+    let err = fails(&bob, &["verify-claim", &format!("{b}:1")]);
+    assert!(err.contains("no claim block"), "{err}");
+    let err = fails(
+        &carol,
+        &["claim", "member", "--member", &a, "--context", "x"],
+    );
+    assert!(err.contains("not in the set"), "{err}");
 }

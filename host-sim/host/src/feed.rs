@@ -107,6 +107,10 @@ pub fn describe(h: &Header, payload: Option<&[u8]>, names: &BTreeMap<PublicKey, 
                     format!("membership in a ring of {}", members.len()),
                 glitter_core::zk::ClaimStatement::PostCount { posts, .. } =>
                     format!("at least {posts} posts"),
+                glitter_core::zk::ClaimStatement::Member { n, .. } =>
+                    format!("membership in a set of {n}"),
+                glitter_core::zk::ClaimStatement::PostCountMember { min_posts, n, .. } =>
+                    format!("being one of {n} authors with at least {min_posts} posts"),
             },
             match c.backend {
                 glitter_core::social::ClaimBackend::Placeholder => "placeholder",

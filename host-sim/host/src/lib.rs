@@ -9,6 +9,7 @@
 pub mod account;
 pub mod backup;
 pub mod chainfile;
+pub mod claims;
 pub mod datadir;
 pub mod error;
 pub mod feed;

@@ -102,6 +102,89 @@ fn zk_claim(
     Ok(())
 }
 
+/// Part 9: bob and charlie post; alice proves in zero knowledge that she is one of the
+/// authors she follows (or herself) whose chain has at least 2 posts, and publishes
+/// the claim; bob recomputes the set from the chains he holds and verifies it; a
+/// second claim by alice in the same context is a double claim.
+fn post_count_claim(
+    out: &mut Vec<String>,
+    dirs: [&DataDir; 3],
+    keys: &[glitter_core::KeyPair],
+    tick: &mut impl FnMut() -> u64,
+) -> Result<()> {
+    use glitter_host::claims::{self, Chains, ClaimVerifier, Verdict};
+    use rand_core::SeedableRng;
+    let mut rng = rand_chacha::ChaCha20Rng::from_seed([43; 32]);
+    let [alice_dir, bob_dir, charlie_dir] = dirs;
+    for (name, d) in [("bob", bob_dir), ("charlie", charlie_dir)] {
+        for i in 1..=2 {
+            let p =
+                Payload::post(&format!("{name}'s post {i}"), None).map_err(anyhow::Error::msg)?;
+            d.append_own(&p, tick())?;
+        }
+    }
+    // Everyone holds everyone's chain (as after a sync).
+    let share = |from: &DataDir, key: &glitter_core::KeyPair| -> Result<()> {
+        let chain = from.chain(&key.public())?;
+        for d in dirs {
+            if d.identity()?.public() != key.public() {
+                d.import(&chain)?;
+            }
+        }
+        Ok(())
+    };
+    share(bob_dir, &keys[1])?;
+    share(charlie_dir, &keys[2])?;
+    out.push("bob and charlie post twice each; alice has posted twice".into());
+    let context = b"glitter/demo/poll";
+    let publish = |message: &[u8],
+                   rng: &mut rand_chacha::ChaCha20Rng,
+                   t: u64|
+     -> Result<(u64, usize, usize)> {
+        let chains = Chains::load(alice_dir)?;
+        let (claim, snapshot) =
+            claims::prove_post_count(&chains, &keys[0], 2, true, context, message, rng)?;
+        let proof_len = claim.proof.len();
+        let h = alice_dir.append_own(&Payload::Claim(claim), t)?;
+        share(alice_dir, &keys[0])?;
+        Ok((h.seq, proof_len, snapshot.members.len()))
+    };
+    let (seq, proof_len, n) = publish(b"yes", &mut rng, tick())?;
+    out.push(format!(
+        "alice proves \"I am one of the {n} authors whose chain has at least 2 posts\" \
+         ({proof_len}-byte one-out-of-many proof with a linkable tag) and publishes it as block {seq}"
+    ));
+    let chains = Chains::load(bob_dir)?;
+    let mut verifier = ClaimVerifier::new();
+    let verdict = claims::verify_stored(&chains, &mut verifier, &keys[0].public(), seq)?;
+    out.push(format!(
+        "bob recomputes the set from the chains he holds and checks block {seq}: {}",
+        verdict.describe()
+    ));
+    anyhow::ensure!(
+        matches!(
+            verdict,
+            Verdict::Valid {
+                recomputed: true,
+                ..
+            }
+        ),
+        "post-count claim rejected"
+    );
+    let (again, _, _) = publish(b"yes again", &mut rng, tick())?;
+    let chains = Chains::load(bob_dir)?;
+    let verdict =
+        claims::verify_stored(&chains, &mut ClaimVerifier::new(), &keys[0].public(), again)?;
+    let first = match verdict {
+        Verdict::DoubleClaim { first, .. } => first.1,
+        other => anyhow::bail!("a second claim was not a double claim: {other:?}"),
+    };
+    out.push(format!(
+        "alice claims again in the same context (block {again}): bob rejects it as a double claim (the tag of block {first})"
+    ));
+    Ok(())
+}
+
 /// Part 1: three nodes on a simulated network (real crypto, lossy links).
 fn network(out: &mut Vec<String>) -> Result<()> {
     use glitter_sim::Builder;
@@ -308,6 +391,9 @@ fn story(root: &std::path::Path) -> Result<Vec<String>> {
 
     out.push("== 8. alice proves a claim in zero knowledge".into());
     zk_claim(&mut out, &new_dir, &keys, &mut tick)?;
+    out.push("== 9. alice proves she is one of the authors with at least 2 posts".into());
+    let people_dirs = [&new_dir, &dirs[1], &dirs[2]];
+    post_count_claim(&mut out, people_dirs, &keys, &mut tick)?;
     out.push("demo complete".into());
     Ok(out)
 }

@@ -3,6 +3,7 @@
 pub mod account;
 pub mod backup;
 pub mod chain;
+pub mod claim;
 pub mod demo;
 pub mod lab;
 pub mod node;

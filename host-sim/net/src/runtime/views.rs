@@ -18,6 +18,7 @@ use glitter_core::wire::header::BlockKind;
 use glitter_core::zk;
 use glitter_host::account::author_arg;
 use glitter_host::chainfile::ChainFile;
+use glitter_host::claims::{Chains, ClaimVerifier, Verdict};
 use glitter_host::datadir::{HostLog, chain_from_log};
 use glitter_host::timeline::{self, Cursor, PostView};
 use glitter_host::{feed, os};
@@ -274,30 +275,58 @@ impl Runtime {
         out
     }
 
-    /// `claims`: every claim on a stored chain, verified from the chain alone.
+    /// `claims`: every claim on a stored chain, verified from the chain (set claims
+    /// with the set recomputed from the stored chains, double claims found).
     pub(super) fn claims(&mut self) -> Response {
         let authors: Vec<PublicKey> = self.node.store_ref().log_ref().authors().collect();
         let mut buf = [0u8; glitter_core::PAYLOAD_LEN_MAX];
         let mut found = Vec::new();
-        for a in authors {
+        for a in &authors {
             let log = self.node.store().log();
-            let head = log.head(&a).map_or(0, |h| h.seq);
+            let head = log.head(a).map_or(0, |h| h.seq);
             for seq in 1..=head {
-                let Ok(Some(h)) = log.header(&a, seq) else {
+                let Ok(Some(h)) = log.header(a, seq) else {
                     continue;
                 };
                 if h.kind != BlockKind::Claim {
                     continue;
                 }
-                if let Ok(Some((h, p))) = log.block(&a, seq, &mut buf) {
+                if let Ok(Some((h, p))) = log.block(a, seq, &mut buf) {
                     found.push((h, p.to_vec()));
                 }
             }
         }
+        // Set claims need the chains their sets are computed from: read them only then.
+        let needs_sets = found
+            .iter()
+            .any(|(_, p)| zk::Claim::decode(p).is_ok_and(|c| c.is_set_claim()));
+        let chains = if needs_sets {
+            let log = self.node.store().log();
+            Chains::from_chains(authors.iter().filter_map(|a| chain_from_log(log, a).ok()))
+        } else {
+            Chains::default()
+        };
+        // Oldest first, so the first of two claims with one tag is the valid one.
+        let mut order: Vec<usize> = (0..found.len()).collect();
+        order.sort_by_key(|&i| {
+            let h = &found[i].0;
+            (h.timestamp_ms, h.author, h.seq)
+        });
+        let mut verifier = ClaimVerifier::new();
+        let mut verdicts: HashMap<(PublicKey, u64), Verdict> = HashMap::new();
+        for i in order {
+            let (h, p) = &found[i];
+            verdicts.insert((h.author, h.seq), verifier.check(&chains, h, p));
+        }
         let mut rows = Vec::new();
         for (h, p) in found {
             let name = self.views.name(self.node.store().log(), &h.author);
-            let verdict = zk::verify_claim_block(&h, &p).map(|_| ());
+            let verdict = match verdicts.remove(&(h.author, h.seq)) {
+                Some(Verdict::Valid { .. }) => Ok(()),
+                Some(Verdict::Invalid(e)) => Err(e.to_string()),
+                Some(other) => Err(other.describe()),
+                None => Err("not checked".to_string()),
+            };
             let (context, message) = match Payload::decode(h.kind, &p) {
                 Ok(Payload::Claim(c)) => (
                     String::from_utf8_lossy(&c.context).into_owned(),
