@@ -120,7 +120,9 @@ pub struct ClaimData {
     pub context: String,
     /// The message (lossy UTF-8).
     pub message: String,
-    /// `Ok(())` if the proof verifies from the chain alone, else why not.
+    /// `Ok(())` if the claim verifies (a set claim against the set recomputed from the
+    /// chains this node holds), else the verdict in words: `invalid (…)`, `set
+    /// unknown: …` or `double claim: …`.
     pub verdict: Result<(), String>,
 }
 

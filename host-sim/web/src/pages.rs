@@ -258,7 +258,7 @@ pub(crate) fn claims(token: &str, rows: &[ClaimData]) -> Markup {
                     " · "
                     @match &c.verdict {
                         Ok(()) => { span.verdict.ok { "valid" } }
-                        Err(e) => { span.verdict.error { "INVALID: " (e) } }
+                        Err(e) => { span.verdict.error { (e) } }
                     }
                 }
             }

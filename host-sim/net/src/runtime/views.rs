@@ -323,7 +323,7 @@ impl Runtime {
             let name = self.views.name(self.node.store().log(), &h.author);
             let verdict = match verdicts.remove(&(h.author, h.seq)) {
                 Some(Verdict::Valid { .. }) => Ok(()),
-                Some(Verdict::Invalid(e)) => Err(e.to_string()),
+                // "invalid (…)", "set unknown: …", "double claim: …".
                 Some(other) => Err(other.describe()),
                 None => Err("not checked".to_string()),
             };
@@ -341,7 +341,7 @@ impl Runtime {
                 statement: feed::describe(&h, Some(&p), &Default::default()),
                 context,
                 message,
-                verdict: verdict.map_err(|e| e.to_string()),
+                verdict,
             });
         }
         let lines = rows
@@ -354,7 +354,7 @@ impl Runtime {
                     r.statement,
                     match &r.verdict {
                         Ok(()) => "valid".to_string(),
-                        Err(e) => format!("INVALID: {e}"),
+                        Err(e) => e.clone(),
                     }
                 )
             })
