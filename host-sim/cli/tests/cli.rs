@@ -136,7 +136,8 @@ fn demo_tells_its_story() {
         "a tampered proof: rejected",
         "checked from the chain: valid",
         "alice proves \"I am one of the 3 authors whose chain has at least 2 posts\"",
-        "valid (a set of 3, recomputed from stored chains)",
+        "publishes it as block 4 of anon's chain",
+        "valid (a set of 3, recomputed from stored chains) (one of alice, bob, charlie",
         "bob rejects it as a double claim",
         "demo complete",
     ] {
@@ -328,6 +329,50 @@ fn claims_are_published_and_verified_offline() {
         "{err}"
     );
     ok(&bob, &["verify-claim", &format!("{a}:6")]);
+
+    // A pseudonym publishes what alice proves with her own key: the set is the
+    // authors the pseudonym follows, and the block's author is the pseudonym.
+    let anon = tmp.path().join("anon");
+    let n = key(&anon, "44");
+    ok(&anon, &["follow", &a]);
+    ok(&anon, &["follow", &b]);
+    share(&alice, &a, &[&anon]);
+    share(&bob, &b, &[&anon]);
+    let out = ok(
+        &anon,
+        &[
+            "claim",
+            "post-count",
+            "--min-posts",
+            "2",
+            "--context",
+            "anon poll",
+            "--prove-with",
+            alice.to_str().unwrap(),
+        ],
+    );
+    assert!(out.contains("as block 3"), "{out}");
+    share(&anon, &n, &[&bob]);
+    let out = ok(&bob, &["verify-claim", &format!("{n}:3")]);
+    assert!(
+        out.contains("valid (a set of 2, recomputed from stored chains)"),
+        "{out}"
+    );
+    // Carol's key is not in the pseudonym's set: refused before anything is appended.
+    let err = fails(
+        &anon,
+        &[
+            "claim",
+            "post-count",
+            "--min-posts",
+            "1",
+            "--context",
+            "c",
+            "--prove-with",
+            carol.to_str().unwrap(),
+        ],
+    );
+    assert!(err.contains("the publisher does not follow it"), "{err}");
 
     // A key claim and a member claim.
     let out = ok(&bob, &["claim", "key", "--context", "login"]);

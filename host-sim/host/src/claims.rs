@@ -214,14 +214,21 @@ pub fn prove_set<R: CryptoRng + ?Sized>(
     .map_err(ClaimsError::Prove)
 }
 
-/// Proves "I am one of the authors whose chain has at least `min_posts` posts" for
-/// `keys` publishing on its own chain, over the snapshot `chains` give for its next
-/// block. Returns the claim and the snapshot.
+/// Proves "I am one of the authors whose chain has at least `min_posts` posts" with
+/// `keys`, for a claim published as the next block of `publisher`'s chain, over the
+/// snapshot `chains` give for that block. Returns the claim and the snapshot.
+///
+/// The publisher's chain is public, so a claim published on one's own chain says who
+/// published it: to stay hidden among the set, publish from a pseudonymous chain that
+/// follows the candidates and prove with your real key (`publisher` ≠ `keys`).
 ///
 /// # Errors
-/// [`ClaimsError::NotInSet`] if the own chain has fewer posts, else as [`prove_set`].
+/// [`ClaimsError::NotInSet`] if the proving key's chain has fewer posts or is not in
+/// the publisher's snapshot, else as [`prove_set`].
+#[allow(clippy::too_many_arguments)]
 pub fn prove_post_count<R: CryptoRng + ?Sized>(
     chains: &Chains,
+    publisher: &PublicKey,
     keys: &KeyPair,
     min_posts: u16,
     linkable: bool,
@@ -230,15 +237,27 @@ pub fn prove_post_count<R: CryptoRng + ?Sized>(
     rng: &mut R,
 ) -> Result<(Claim, Snapshot), ClaimsError> {
     let me = keys.public();
-    let next = chains.get(&me).map_or(0, |c| c.headers.len() as u64) + 1;
-    let snapshot = chains.post_count_snapshot(&me, next, min_posts)?;
+    let next = chains.get(publisher).map_or(0, |c| c.headers.len() as u64) + 1;
+    let snapshot = chains.post_count_snapshot(publisher, next, min_posts)?;
     if snapshot.members.binary_search(&me).is_err() {
         return Err(ClaimsError::NotInSet {
             members: snapshot.members.len(),
-            why: "your chain has fewer posts than that",
+            why: if *publisher == me {
+                "your chain has fewer posts than that"
+            } else {
+                "the proving key's chain has fewer posts than that, or the publisher does not follow it"
+            },
         });
     }
-    let claim = prove_set(&snapshot.set(), linkable, &me, keys, context, message, rng)?;
+    let claim = prove_set(
+        &snapshot.set(),
+        linkable,
+        publisher,
+        keys,
+        context,
+        message,
+        rng,
+    )?;
     Ok((claim, snapshot))
 }
 

@@ -54,10 +54,28 @@ fn post_count_claims_are_recomputed_and_double_claims_found() {
     let alice = &keys[0];
     // Alice has 1 post: with min_posts 2 she is not in the set.
     let chains = Chains::load(&dirs[0]).unwrap();
-    let refused = claims::prove_post_count(&chains, alice, 2, true, b"poll", b"", &mut rng);
+    let refused = claims::prove_post_count(
+        &chains,
+        &alice.public(),
+        alice,
+        2,
+        true,
+        b"poll",
+        b"",
+        &mut rng,
+    );
     assert!(matches!(refused, Err(ClaimsError::NotInSet { .. })));
-    let (claim, snapshot) =
-        claims::prove_post_count(&chains, alice, 1, true, b"poll", b"yes", &mut rng).unwrap();
+    let (claim, snapshot) = claims::prove_post_count(
+        &chains,
+        &alice.public(),
+        alice,
+        1,
+        true,
+        b"poll",
+        b"yes",
+        &mut rng,
+    )
+    .unwrap();
     assert_eq!(snapshot.members.len(), 4);
     let seq = publish(&dirs[0], claim);
 
@@ -106,12 +124,30 @@ fn post_count_claims_are_recomputed_and_double_claims_found() {
     // Alice claims again in the same context: every second claim is a double claim;
     // in another context it is not.
     let chains0 = Chains::load(&dirs[0]).unwrap();
-    let (again, _) =
-        claims::prove_post_count(&chains0, alice, 1, true, b"poll", b"no", &mut rng).unwrap();
+    let (again, _) = claims::prove_post_count(
+        &chains0,
+        &alice.public(),
+        alice,
+        1,
+        true,
+        b"poll",
+        b"no",
+        &mut rng,
+    )
+    .unwrap();
     let second = publish(&dirs[0], again);
     let chains0 = Chains::load(&dirs[0]).unwrap();
-    let (other, _) =
-        claims::prove_post_count(&chains0, alice, 1, true, b"other poll", b"", &mut rng).unwrap();
+    let (other, _) = claims::prove_post_count(
+        &chains0,
+        &alice.public(),
+        alice,
+        1,
+        true,
+        b"other poll",
+        b"",
+        &mut rng,
+    )
+    .unwrap();
     let third = publish(&dirs[0], other);
     let chains0 = Chains::load(&dirs[0]).unwrap();
     let all = ClaimVerifier::new().check_all(&chains0);

@@ -31,6 +31,11 @@ pub enum ClaimCommand {
         /// cannot be told from another member's).
         #[arg(long)]
         unlinkable: bool,
+        /// Prove with the identity of this data directory instead (your real one),
+        /// publishing on --data-dir's chain (a pseudonym that follows the candidates):
+        /// a claim on your own chain says who published it.
+        #[arg(long, value_name = "DIR")]
+        prove_with: Option<std::path::PathBuf>,
     },
     /// "I am one of these keys", in zero knowledge (the verifier gives the same set).
     Member {
@@ -43,6 +48,10 @@ pub enum ClaimCommand {
         /// Leave out the linkable tag.
         #[arg(long)]
         unlinkable: bool,
+        /// Prove with the identity of this data directory instead, publishing on
+        /// --data-dir's chain (see `post-count`).
+        #[arg(long, value_name = "DIR")]
+        prove_with: Option<std::path::PathBuf>,
     },
 }
 
@@ -111,15 +120,24 @@ fn tag_words(linkable: bool) -> &'static str {
 /// # Errors
 /// No identity, bad arguments, you are not in the set, or a store error.
 pub fn run(data: &DataDir, cmd: ClaimCommand) -> Result<Vec<String>> {
-    let keys = data.identity()?;
-    let me = keys.public();
+    let own = data.identity()?;
+    let me = own.public();
+    // The key that proves: the publisher's own, or another directory's identity.
+    let prover = |dir: &Option<std::path::PathBuf>| -> Result<glitter_core::KeyPair> {
+        match dir {
+            Some(d) => Ok(DataDir::open_existing(d)
+                .with_context(|| format!("--prove-with {}", d.display()))?
+                .identity()?),
+            None => Ok(own.clone()),
+        }
+    };
     let mut rng = rand_chacha::ChaCha20Rng::from_seed(os::random32()?);
     let (claim, note) = match cmd {
         ClaimCommand::Key(text) => (
             Claim::knows_key(
                 ClaimBackend::Dalek,
                 &me,
-                &keys,
+                &own,
                 text.context.as_bytes(),
                 text.message.as_bytes(),
                 &mut rng,
@@ -130,10 +148,13 @@ pub fn run(data: &DataDir, cmd: ClaimCommand) -> Result<Vec<String>> {
             min_posts,
             text,
             unlinkable,
+            prove_with,
         } => {
+            let keys = prover(&prove_with)?;
             let chains = Chains::load(data)?;
             let (claim, snapshot) = claims::prove_post_count(
                 &chains,
+                &me,
                 &keys,
                 min_posts,
                 !unlinkable,
@@ -147,7 +168,9 @@ pub fn run(data: &DataDir, cmd: ClaimCommand) -> Result<Vec<String>> {
             members,
             text,
             unlinkable,
+            prove_with,
         } => {
+            let keys = prover(&prove_with)?;
             let members = keys_arg(&members)?;
             let claim = claims::prove_set(
                 &ClaimSet::Members(&members),

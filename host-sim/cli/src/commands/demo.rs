@@ -102,20 +102,23 @@ fn zk_claim(
     Ok(())
 }
 
-/// Part 9: bob and charlie post; alice proves in zero knowledge that she is one of the
-/// authors she follows (or herself) whose chain has at least 2 posts, and publishes
-/// the claim; bob recomputes the set from the chains he holds and verifies it; a
-/// second claim by alice in the same context is a double claim.
+/// Part 9: bob and charlie post; alice proves in zero knowledge, with her own key, that
+/// she is one of the authors with at least 2 posts, and publishes the claim from a
+/// pseudonymous chain ("anon", which follows all three: a claim on her own chain would
+/// say who published it); bob recomputes the set from the chains he holds and verifies
+/// it without learning which of the three proved it; a second claim by alice in the
+/// same context is a double claim.
 fn post_count_claim(
     out: &mut Vec<String>,
     dirs: [&DataDir; 3],
+    anon_dir: &DataDir,
     keys: &[glitter_core::KeyPair],
     tick: &mut impl FnMut() -> u64,
 ) -> Result<()> {
     use glitter_host::claims::{self, Chains, ClaimVerifier, Verdict};
     use rand_core::SeedableRng;
     let mut rng = rand_chacha::ChaCha20Rng::from_seed([43; 32]);
-    let [alice_dir, bob_dir, charlie_dir] = dirs;
+    let [_, bob_dir, charlie_dir] = dirs;
     for (name, d) in [("bob", bob_dir), ("charlie", charlie_dir)] {
         for i in 1..=2 {
             let p =
@@ -136,29 +139,61 @@ fn post_count_claim(
     share(bob_dir, &keys[1])?;
     share(charlie_dir, &keys[2])?;
     out.push("bob and charlie post twice each; alice has posted twice".into());
+    // The pseudonym: a fresh identity that follows the three and holds their chains.
+    let anon = anon_dir.create_identity([0xa7; 32])?;
+    for k in &keys[..3] {
+        let follow = Payload::Follow(Follow {
+            author: k.public().0,
+        });
+        anon_dir.append_own(&follow, tick())?;
+        let holder = dirs
+            .iter()
+            .find(|d| d.identity().is_ok_and(|i| i.public() == k.public()))
+            .context("a demo person's directory")?;
+        anon_dir.import(&holder.chain(&k.public())?)?;
+    }
+    let anon_chain_to_bob = || -> Result<()> {
+        bob_dir.import(&anon_dir.chain(&anon.public())?)?;
+        Ok(())
+    };
+    anon_chain_to_bob()?;
+    out.push(format!(
+        "a pseudonymous chain, anon {}, follows alice, bob and charlie",
+        feed::short(&anon.public())
+    ));
     let context = b"glitter/demo/poll";
     let publish = |message: &[u8],
                    rng: &mut rand_chacha::ChaCha20Rng,
                    t: u64|
      -> Result<(u64, usize, usize)> {
-        let chains = Chains::load(alice_dir)?;
-        let (claim, snapshot) =
-            claims::prove_post_count(&chains, &keys[0], 2, true, context, message, rng)?;
+        let chains = Chains::load(anon_dir)?;
+        let (claim, snapshot) = claims::prove_post_count(
+            &chains,
+            &anon.public(),
+            &keys[0],
+            2,
+            true,
+            context,
+            message,
+            rng,
+        )?;
         let proof_len = claim.proof.len();
-        let h = alice_dir.append_own(&Payload::Claim(claim), t)?;
-        share(alice_dir, &keys[0])?;
+        let h = anon_dir.append_own(&Payload::Claim(claim), t)?;
+        anon_chain_to_bob()?;
         Ok((h.seq, proof_len, snapshot.members.len()))
     };
     let (seq, proof_len, n) = publish(b"yes", &mut rng, tick())?;
     out.push(format!(
         "alice proves \"I am one of the {n} authors whose chain has at least 2 posts\" \
-         ({proof_len}-byte one-out-of-many proof with a linkable tag) and publishes it as block {seq}"
+         ({proof_len}-byte one-out-of-many proof with a linkable tag, made with her own key) and \
+         publishes it as block {seq} of anon's chain"
     ));
     let chains = Chains::load(bob_dir)?;
     let mut verifier = ClaimVerifier::new();
-    let verdict = claims::verify_stored(&chains, &mut verifier, &keys[0].public(), seq)?;
+    let verdict = claims::verify_stored(&chains, &mut verifier, &anon.public(), seq)?;
     out.push(format!(
-        "bob recomputes the set from the chains he holds and checks block {seq}: {}",
+        "bob recomputes the set from the chains he holds and checks anon's block {seq}: {} \
+         (one of alice, bob, charlie: the proof does not say which)",
         verdict.describe()
     ));
     anyhow::ensure!(
@@ -173,14 +208,13 @@ fn post_count_claim(
     );
     let (again, _, _) = publish(b"yes again", &mut rng, tick())?;
     let chains = Chains::load(bob_dir)?;
-    let verdict =
-        claims::verify_stored(&chains, &mut ClaimVerifier::new(), &keys[0].public(), again)?;
+    let verdict = claims::verify_stored(&chains, &mut ClaimVerifier::new(), &anon.public(), again)?;
     let first = match verdict {
         Verdict::DoubleClaim { first, .. } => first.1,
         other => anyhow::bail!("a second claim was not a double claim: {other:?}"),
     };
     out.push(format!(
-        "alice claims again in the same context (block {again}): bob rejects it as a double claim (the tag of block {first})"
+        "alice claims again in the same context (anon's block {again}): bob rejects it as a double claim (the tag of block {first})"
     ));
     Ok(())
 }
@@ -393,7 +427,8 @@ fn story(root: &std::path::Path) -> Result<Vec<String>> {
     zk_claim(&mut out, &new_dir, &keys, &mut tick)?;
     out.push("== 9. alice proves she is one of the authors with at least 2 posts".into());
     let people_dirs = [&new_dir, &dirs[1], &dirs[2]];
-    post_count_claim(&mut out, people_dirs, &keys, &mut tick)?;
+    let anon_dir = DataDir::open(&root.join("anon"))?;
+    post_count_claim(&mut out, people_dirs, &anon_dir, &keys, &mut tick)?;
     out.push("demo complete".into());
     Ok(out)
 }
