@@ -8,10 +8,8 @@ mod net_common;
 
 use glitter_net::backup_proto::device_code;
 use glitter_net::{Request, control_request};
-use net_common::{NodeProc, bin, start_nodes, wait_authors_known, wait_for};
-use std::io::BufRead;
-use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use net_common::restore::RestoreProc;
+use net_common::{NodeProc, start_nodes, wait_authors_known, wait_for};
 use std::time::{Duration, Instant};
 
 const TICK_MS: &str = "200";
@@ -34,93 +32,6 @@ fn release(custodian: &NodeProc, owner: &str, code: &str) {
         code: code.into(),
         valid_for_s: Some(120),
     });
-}
-
-/// A running `glitter restore` whose stdout is read line by line.
-struct RestoreProc {
-    child: std::process::Child,
-    rx: mpsc::Receiver<String>,
-    reader: Option<std::thread::JoinHandle<()>>,
-    out: Vec<String>,
-    /// The device code it printed.
-    code: String,
-}
-
-impl Drop for RestoreProc {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl RestoreProc {
-    /// Starts `glitter restore` into `new_dir` and waits for its device code.
-    fn spawn(
-        new_dir: &std::path::Path,
-        owner: &str,
-        custodians: &[&NodeProc],
-        peers: &[&NodeProc],
-    ) -> RestoreProc {
-        let mut cmd = Command::new(bin());
-        cmd.arg("--data-dir")
-            .arg(new_dir)
-            .args(["restore", "--owner", owner, "--wait", "60"]);
-        for c in custodians {
-            cmd.args(["--custodian", &c.addr]);
-        }
-        for p in peers {
-            cmd.args(["--peer", &p.addr]);
-        }
-        let mut child = cmd
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn glitter restore");
-        let (tx, rx) = mpsc::channel::<String>();
-        let stdout = child.stdout.take().unwrap();
-        let reader = std::thread::spawn(move || {
-            for line in std::io::BufReader::new(stdout)
-                .lines()
-                .map_while(Result::ok)
-            {
-                let _ = tx.send(line);
-            }
-        });
-        let mut out: Vec<String> = Vec::new();
-        let code = loop {
-            let line = rx.recv_timeout(BOUND).expect("the device prints its code");
-            out.push(line.clone());
-            if let Some(c) = line.strip_prefix("device code: ") {
-                break c.trim().to_string();
-            }
-        };
-        RestoreProc {
-            child,
-            rx,
-            reader: Some(reader),
-            out,
-            code,
-        }
-    }
-
-    /// Still waiting (not exited).
-    fn running(&mut self) -> bool {
-        self.child.try_wait().unwrap().is_none()
-    }
-
-    /// Waits for the exit; returns success and everything printed.
-    fn finish(mut self) -> (bool, String) {
-        let status = wait_for("the restore to finish", BOUND, || {
-            self.child.try_wait().unwrap()
-        });
-        if let Some(r) = self.reader.take() {
-            r.join().unwrap();
-        }
-        self.out.extend(self.rx.try_iter());
-        let mut err = String::new();
-        std::io::Read::read_to_string(&mut self.child.stderr.take().unwrap(), &mut err).unwrap();
-        (status.success(), format!("{}\n{err}", self.out.join("\n")))
-    }
 }
 
 #[test]

@@ -360,7 +360,7 @@ fn a_restore_approved_in_the_custodians_browser_completes() {
     ctx.step("a new device runs glitter restore and shows its code");
     let new_dir = ctx.root().join("alice-new");
     let mut device =
-        web_common::restore::RestoreProc::spawn(&new_dir, &ka, &[&nodes[1], &nodes[2]], &[]);
+        net_common::restore::RestoreProc::spawn(&new_dir, &ka, &[&nodes[1], &nodes[2]], &[]);
     let code = device.code.clone();
 
     ctx.step("bob approves the code in his browser (form#release-form)");

@@ -9,7 +9,6 @@
 #![allow(missing_docs)]
 
 use criterion::{BenchmarkId, Criterion, criterion_group, criterion_main};
-use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::zk::oom::OneOfManyProof;
 use glitter_core::zk::{Binding, Dalek, Proof, Verifier};
 use glitter_host::zk_oom::{PreparedMembers, prove, prove_vartime, verify};
@@ -17,24 +16,14 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use std::hint::black_box;
 
-fn set(n: usize) -> (Vec<KeyPair>, Vec<PublicKey>) {
-    let mut pairs: Vec<KeyPair> = (0..n)
-        .map(|i| {
-            let mut seed = [0x42; 32];
-            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-            KeyPair::from_seed(seed).unwrap()
-        })
-        .collect();
-    pairs.sort_by_key(|k| k.public());
-    let keys = pairs.iter().map(|k| k.public()).collect();
-    (pairs, keys)
-}
+#[path = "../tests/zk_common/mod.rs"]
+mod zk_common;
 
 fn one_of_many(c: &mut Criterion) {
     let mut rng = ChaCha20Rng::seed_from_u64(7);
     let binding = Binding::new(b"glitter/bench/oom", b"message");
     for n in [1_024usize, 65_536] {
-        let (pairs, keys) = set(n);
+        let (pairs, keys) = zk_common::sorted_set(n, 0x42);
         let signer = &pairs[n / 3];
         let members = PreparedMembers::new(&keys).unwrap();
         for linkable in [false, true] {

@@ -1,6 +1,8 @@
 //! Claims on stored chains: post-count snapshots recomputed by another holder of the
 //! chains, sets that differ, double claims, and the largest set claim on a chain.
 
+mod zk_common;
+
 use glitter_core::sig::{KeyPair, PublicKey};
 use glitter_core::social::{Follow, Payload};
 use glitter_core::wire::header::PAYLOAD_LEN_MAX;
@@ -220,15 +222,7 @@ fn every_member_claiming_twice_is_caught() {
 #[test]
 fn the_largest_set_claim_fits_and_verifies() {
     let mut rng = ChaCha20Rng::seed_from_u64(9);
-    let mut pairs: Vec<KeyPair> = (0..1024u32)
-        .map(|i| {
-            let mut seed = [3u8; 32];
-            seed[..4].copy_from_slice(&(i + 1).to_le_bytes());
-            KeyPair::from_seed(seed).unwrap()
-        })
-        .collect();
-    pairs.sort_by_key(|k| k.public());
-    let members: Vec<PublicKey> = pairs.iter().map(|k| k.public()).collect();
+    let (pairs, members) = zk_common::sorted_set(1024, 3);
     let set = ClaimSet::Members(&members);
     let publisher = pairs[0].public();
     let claim = claims::prove_set(

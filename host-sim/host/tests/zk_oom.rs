@@ -2,25 +2,15 @@
 //! same proofs verify, the same forgeries fail with the same error, and proofs made
 //! here verify in core.
 
-use glitter_core::sig::{KeyPair, PublicKey};
+mod zk_common;
+
+use glitter_core::sig::PublicKey;
 use glitter_core::zk::oom::{OneOfMany, OneOfManyProof, link_tag};
 use glitter_core::zk::{Binding, Dalek, Proof, Prover, Verifier, ZkError};
 use glitter_host::zk_oom::{PreparedMembers, prove, prove_vartime, verify, verify_keys};
 use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
-
-fn set(n: usize, salt: u8) -> (Vec<KeyPair>, Vec<PublicKey>) {
-    let mut pairs: Vec<KeyPair> = (0..n)
-        .map(|i| {
-            let mut seed = [salt; 32];
-            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-            KeyPair::from_seed(seed).unwrap()
-        })
-        .collect();
-    pairs.sort_by_key(|k| k.public());
-    let keys = pairs.iter().map(|k| k.public()).collect();
-    (pairs, keys)
-}
+use zk_common::sorted_set as set;
 
 fn encode(p: &OneOfManyProof) -> Vec<u8> {
     let mut buf = vec![0u8; OneOfManyProof::ENCODED_LEN_MAX];

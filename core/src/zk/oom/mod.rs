@@ -70,6 +70,8 @@ mod msm;
 mod prepared;
 mod prove;
 #[cfg(test)]
+mod test_support;
+#[cfg(test)]
 mod tests;
 #[cfg(test)]
 mod tests_prepared;

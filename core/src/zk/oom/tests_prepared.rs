@@ -4,44 +4,13 @@
 extern crate std;
 
 use super::msm::{ScalarDigits, WINDOWS, pippenger};
+use super::test_support::{bytes, random_scalar, rng, set};
 use super::*;
 use crate::zk::Proof;
 use curve25519_dalek::constants::ED25519_BASEPOINT_POINT;
-use rand_chacha::ChaCha20Rng;
-use rand_core::SeedableRng;
 use std::vec::Vec;
 
 const CTX: &[u8] = b"glitter/test/oom/prepared";
-
-fn rng(seed: u64) -> ChaCha20Rng {
-    ChaCha20Rng::seed_from_u64(seed)
-}
-
-fn random_scalar(r: &mut ChaCha20Rng) -> Scalar {
-    let mut wide = [0u8; 64];
-    rand_core::Rng::fill_bytes(r, &mut wide);
-    Scalar::from_bytes_mod_order_wide(&wide)
-}
-
-/// `n` key pairs from seeds, sorted by public key.
-fn set(n: usize, salt: u8) -> (Vec<KeyPair>, Vec<PublicKey>) {
-    let mut pairs: Vec<KeyPair> = (0..n)
-        .map(|i| {
-            let mut seed = [salt; 32];
-            seed[..8].copy_from_slice(&(i as u64 + 1).to_le_bytes());
-            KeyPair::from_seed(seed).unwrap()
-        })
-        .collect();
-    pairs.sort_by_key(|k| k.public());
-    let keys = pairs.iter().map(|k| k.public()).collect();
-    (pairs, keys)
-}
-
-fn bytes(p: &OneOfManyProof) -> Vec<u8> {
-    let mut buf = [0u8; OneOfManyProof::ENCODED_LEN_MAX];
-    let len = p.emit(&mut buf).unwrap();
-    buf[..len].to_vec()
-}
 
 /// Verifies with the prepared set, preparing the members first.
 fn fast(st: &OneOfMany<'_>, proof: &OneOfManyProof, b: &Binding<'_>) -> Result<(), ZkError> {

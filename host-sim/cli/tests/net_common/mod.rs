@@ -4,6 +4,8 @@
 
 #![allow(dead_code)]
 
+pub mod restore;
+
 use glitter_net::{Request, Response, control_request};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

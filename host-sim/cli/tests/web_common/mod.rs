@@ -1,6 +1,6 @@
 //! Harness of the browser tests of the web app (docs/WEB.md): `glitter node --web`
 //! processes (through `net_common`), headless chromium sessions (`browser`), a raw
-//! HTTP client (`http`), a restoring device (`restore`), the test context that names
+//! HTTP client (`http`), the test context that names
 //! the failing step and shows the nodes' log tails, and the JSON report.
 
 #![allow(dead_code)]
@@ -8,7 +8,6 @@
 pub mod app;
 pub mod browser;
 pub mod http;
-pub mod restore;
 pub mod security;
 pub mod selftest;
 

@@ -1,6 +1,7 @@
-//! A running `glitter restore` (a new device), read line by line.
+//! A running `glitter restore` (a new device), read line by line: the backup and the
+//! web app's restore tests share it.
 
-use crate::net_common::{NodeProc, bin, wait_for};
+use super::{NodeProc, bin, wait_for};
 use std::io::BufRead;
 use std::process::{Command, Stdio};
 use std::sync::mpsc;
@@ -8,6 +9,7 @@ use std::time::Duration;
 
 const BOUND: Duration = Duration::from_secs(30);
 
+/// One `glitter restore` process, killed when dropped.
 pub struct RestoreProc {
     child: std::process::Child,
     rx: mpsc::Receiver<String>,
