@@ -290,15 +290,24 @@ impl Claim {
 /// signature or a payload that does not match the header or does not decode, else
 /// [`Claim::verify`]'s error.
 pub fn verify_claim_block(header: &Header, payload: &[u8]) -> Result<Claim, ZkError> {
+    let claim = signed_claim(header, payload)?;
+    claim.verify(&header.author)?;
+    Ok(claim)
+}
+
+/// The claim a block carries, once its kind, signature and payload check out (its
+/// proof not yet verified).
+///
+/// # Errors
+/// As [`verify_claim_block`], before the proof.
+pub(super) fn signed_claim(header: &Header, payload: &[u8]) -> Result<Claim, ZkError> {
     if header.kind != BlockKind::Claim {
         return Err(ZkError::NotAClaim(header.kind));
     }
     header
         .verify_signature()
         .map_err(ClaimBlockError::BadSignature)?;
-    let claim = claim_payload(header, payload)?;
-    claim.verify(&header.author)?;
-    Ok(claim)
+    Ok(claim_payload(header, payload)?)
 }
 
 /// The payload of a claim block, checked against its header and decoded: the chain

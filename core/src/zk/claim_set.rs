@@ -17,13 +17,13 @@
 //! The proof is bound like every claim's, to the context and to
 //! [`claim_message`](super::claim_message)`(publisher, message)`.
 
-use super::claim::{ClaimStatement, claim_payload};
+use super::claim::ClaimStatement;
 use super::oom::{LinkTag, OneOfMany, OneOfManyProof, check_members};
-use super::{Binding, ClaimBlockError, Dalek, Proof, Prover, Verifier, ZkError};
+use super::{Binding, Dalek, Proof, Prover, Verifier, ZkError};
 use crate::hash::Hash;
 use crate::sig::{KeyPair, PublicKey};
 use crate::social::claim::{CLAIM_SET_MEMBERS_MAX, Claim, ClaimBackend};
-use crate::wire::header::{BlockKind, Header};
+use crate::wire::header::Header;
 use rand_core::CryptoRng;
 use sha2::{Digest, Sha256};
 
@@ -263,13 +263,7 @@ pub fn verify_claim_block_with(
     set: &ClaimSet<'_>,
     verify: impl FnOnce(&OneOfMany<'_>, &OneOfManyProof, &Binding<'_>) -> Result<(), ZkError>,
 ) -> Result<Claim, ZkError> {
-    if header.kind != BlockKind::Claim {
-        return Err(ZkError::NotAClaim(header.kind));
-    }
-    header
-        .verify_signature()
-        .map_err(ClaimBlockError::BadSignature)?;
-    let claim = claim_payload(header, payload)?;
+    let claim = super::claim::signed_claim(header, payload)?;
     if claim.is_set_claim() {
         claim.verify_set_with(&header.author, set, verify)?;
     } else {
@@ -297,6 +291,7 @@ mod tests {
     use super::*;
     use crate::chain::{ChainState, NoHeaders};
     use crate::social::Payload;
+    use crate::wire::header::BlockKind;
     use crate::wire::header::PAYLOAD_LEN_MAX;
     use heapless::Vec;
     use rand_chacha::ChaCha20Rng;

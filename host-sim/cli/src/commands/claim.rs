@@ -27,15 +27,9 @@ pub enum ClaimCommand {
         /// What the claim says and where it counts.
         #[command(flatten)]
         text: ClaimText,
-        /// Leave out the linkable tag (then a second claim by you in this context
-        /// cannot be told from another member's).
-        #[arg(long)]
-        unlinkable: bool,
-        /// Prove with the identity of this data directory instead (your real one),
-        /// publishing on --data-dir's chain (a pseudonym that follows the candidates):
-        /// a claim on your own chain says who published it.
-        #[arg(long, value_name = "DIR")]
-        prove_with: Option<std::path::PathBuf>,
+        /// Who proves, and whether the claim is linkable.
+        #[command(flatten)]
+        proving: SetProving,
     },
     /// "I am one of these keys", in zero knowledge (the verifier gives the same set).
     Member {
@@ -45,14 +39,24 @@ pub enum ClaimCommand {
         /// What the claim says and where it counts.
         #[command(flatten)]
         text: ClaimText,
-        /// Leave out the linkable tag.
-        #[arg(long)]
-        unlinkable: bool,
-        /// Prove with the identity of this data directory instead, publishing on
-        /// --data-dir's chain (see `post-count`).
-        #[arg(long, value_name = "DIR")]
-        prove_with: Option<std::path::PathBuf>,
+        /// Who proves, and whether the claim is linkable.
+        #[command(flatten)]
+        proving: SetProving,
     },
+}
+
+/// The options of a set claim (`post-count`, `member`): its tag and its prover.
+#[derive(Debug, Args)]
+pub struct SetProving {
+    /// Leave out the linkable tag (then a second claim by you in this context
+    /// cannot be told from another member's).
+    #[arg(long)]
+    pub unlinkable: bool,
+    /// Prove with the identity of this data directory instead (your real one),
+    /// publishing on --data-dir's chain (a pseudonym that follows the candidates):
+    /// a claim on your own chain says who published it.
+    #[arg(long, value_name = "DIR")]
+    pub prove_with: Option<std::path::PathBuf>,
 }
 
 /// The context and message of a claim.
@@ -147,17 +151,16 @@ pub fn run(data: &DataDir, cmd: ClaimCommand) -> Result<Vec<String>> {
         ClaimCommand::PostCount {
             min_posts,
             text,
-            unlinkable,
-            prove_with,
+            proving,
         } => {
-            let keys = prover(&prove_with)?;
+            let keys = prover(&proving.prove_with)?;
             let chains = Chains::load(data)?;
             let (claim, snapshot) = claims::prove_post_count(
                 &chains,
                 &me,
                 &keys,
                 min_posts,
-                !unlinkable,
+                !proving.unlinkable,
                 text.context.as_bytes(),
                 text.message.as_bytes(),
                 &mut rng,
@@ -167,14 +170,13 @@ pub fn run(data: &DataDir, cmd: ClaimCommand) -> Result<Vec<String>> {
         ClaimCommand::Member {
             members,
             text,
-            unlinkable,
-            prove_with,
+            proving,
         } => {
-            let keys = prover(&prove_with)?;
+            let keys = prover(&proving.prove_with)?;
             let members = keys_arg(&members)?;
             let claim = claims::prove_set(
                 &ClaimSet::Members(&members),
-                !unlinkable,
+                !proving.unlinkable,
                 &me,
                 &keys,
                 text.context.as_bytes(),
